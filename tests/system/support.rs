@@ -1,0 +1,174 @@
+//! Running the binary in a fresh data directory.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_embargo");
+
+/// A fresh data directory and the environment the binary runs with.
+pub struct Gateway {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+    /// A PostgreSQL database created for this gateway, dropped at the end.
+    pg_db: Option<String>,
+}
+
+impl Gateway {
+    /// On the embedded default (SQLite in DIR).
+    pub fn sqlite() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+            pg_db: None,
+        }
+    }
+
+    /// On a fresh PostgreSQL database, when `TEST_DATABASE_URL` is set. In
+    /// CI a missing server is a failure; elsewhere the test is skipped.
+    pub fn postgres() -> Option<Self> {
+        let Some(admin_url) = std::env::var("TEST_DATABASE_URL").ok() else {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL run is mandatory");
+            }
+            eprintln!("skipping PostgreSQL: TEST_DATABASE_URL not set");
+            return None;
+        };
+        let name = format!("embargo_sys_{}", std::process::id())
+            + &format!("_{}", rand_suffix());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let url = replace_db(&admin_url, &name);
+        Some(Self {
+            dir: tempfile::tempdir().unwrap(),
+            env: vec![("DATABASE_URL".into(), url)],
+            pg_db: Some(name),
+        })
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--data").arg(self.data()).args(args);
+        c.env_remove("DATABASE_URL");
+        c.env_remove("EMBARGO_DATA");
+        c.env_remove("EMBARGO_CONFIG");
+        c.env("EMBARGO_LOG_LEVEL", "warn");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "embargo {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let (Some(name), Ok(admin)) = (&self.pg_db, std::env::var("TEST_DATABASE_URL")) {
+            let _ = Command::new("psql")
+                .arg(&admin)
+                .arg("-qc")
+                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .output();
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{n}")
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .arg("-qc")
+        .arg(sql)
+        .output()
+        .expect("psql (postgresql-client) is needed for the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `postgres://u@h:p/db?x` with the database replaced.
+fn replace_db(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(base.len());
+    format!("{}/{db}{query}", &base[..path_start])
+}
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Stderr is one line: no panic message, no backtrace.
+pub fn assert_one_line_error(out: &Output) -> String {
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("embargo: "), "{err:?}");
+    assert!(!err.contains("panicked"), "{err:?}");
+    assert!(!err.contains("RUST_BACKTRACE"), "{err:?}");
+    err
+}
+
+/// A private GnuPG home for the real `gpg` as an interoperability peer. In
+/// CI a missing `gpg` is a failure; elsewhere the test is skipped.
+pub fn gpg_home() -> Option<tempfile::TempDir> {
+    let present = Command::new("gpg")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !present {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but gpg (GnuPG) is not installed");
+        }
+        eprintln!("skipping: gpg (GnuPG) is not installed");
+        return None;
+    }
+    let home = tempfile::Builder::new().prefix("gpg").tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    Some(home)
+}

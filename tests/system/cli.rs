@@ -34,7 +34,11 @@ fn init_is_idempotent(g: &Gateway) {
     );
     let password = String::from_utf8(first.stdout).unwrap();
     let password = password.trim();
-    assert_eq!(password.len(), 23, "one-time password on stdout: {password:?}");
+    assert_eq!(
+        password.len(),
+        23,
+        "one-time password on stdout: {password:?}"
+    );
 
     let data = g.data();
     assert_eq!(mode_of(&data), 0o700);
@@ -49,8 +53,14 @@ fn init_is_idempotent(g: &Gateway) {
     assert!(second.stdout.is_empty(), "the password is shown once only");
     let said = String::from_utf8_lossy(&second.stderr);
     assert!(said.contains("nothing changed"), "{said}");
-    assert_eq!(std::fs::read(data.join("keys/team.sec.asc")).unwrap(), team_key);
-    assert_eq!(std::fs::read(data.join("keys/storage.key")).unwrap(), storage_key);
+    assert_eq!(
+        std::fs::read(data.join("keys/team.sec.asc")).unwrap(),
+        team_key
+    );
+    assert_eq!(
+        std::fs::read(data.join("keys/storage.key")).unwrap(),
+        storage_key
+    );
     assert_eq!(g.ok(&["report", "list", "--json"]).trim(), "[]");
 }
 
@@ -64,7 +74,15 @@ fn user_add_and_report_commands(g: &Gateway) {
 
     let lead = g.run(&["user", "add", "bob", "--role", "wg-lead"]);
     assert!(assert_one_line_error(&lead).contains("--wg"));
-    g.ok(&["user", "add", "bob", "--role", "wg-lead", "--wg", "pipelines"]);
+    g.ok(&[
+        "user",
+        "add",
+        "bob",
+        "--role",
+        "wg-lead",
+        "--wg",
+        "pipelines",
+    ]);
     let bad_role = g.run(&["user", "add", "carol", "--role", "root"]);
     assert!(assert_one_line_error(&bad_role).contains("role"));
 
@@ -113,7 +131,11 @@ fn exported_key_is_usable_by_gnupg() {
             .unwrap()
     };
     let import = gpg(&["--import", key_file.to_str().unwrap()]);
-    assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
     let plain = home.path().join("plain.txt");
     std::fs::write(&plain, "a report for the team").unwrap();
     let enc = gpg(&[
@@ -125,7 +147,11 @@ fn exported_key_is_usable_by_gnupg() {
         "--encrypt",
         plain.to_str().unwrap(),
     ]);
-    assert!(enc.status.success(), "GnuPG 2.2 encrypts to the team key: {}", String::from_utf8_lossy(&enc.stderr));
+    assert!(
+        enc.status.success(),
+        "GnuPG 2.2 encrypts to the team key: {}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
     let armored = String::from_utf8(enc.stdout).unwrap();
     assert!(armored.starts_with("-----BEGIN PGP MESSAGE-----"));
 }

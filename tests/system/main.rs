@@ -1,9 +1,15 @@
 //! Whole-system tests: they start the real `embargo` binary, as an operator
 //! or an MTA would, and check only what `shared/CONTRACT.md` promises.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod support;
 
 mod cli;
+mod ingest;
 mod serve;

@@ -31,7 +31,12 @@ impl Server {
         while TcpStream::connect(("127.0.0.1", web)).is_err() {
             if let Some(status) = s.child.try_wait().unwrap() {
                 let mut err = String::new();
-                s.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                s.child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
                 panic!("serve exited early ({status}): {err}");
             }
             assert!(Instant::now() < deadline, "serve did not listen in time");
@@ -43,7 +48,11 @@ impl Server {
     fn get(&self, path: &str) -> (u16, String) {
         let mut c = TcpStream::connect(("127.0.0.1", self.web)).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(c, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            c,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut resp = String::new();
         c.read_to_string(&mut resp).unwrap();
         let status = resp
@@ -101,7 +110,8 @@ fn serve_answers_and_stops(g: &Gateway) {
     assert_eq!(status, 404);
 
     let lmtp = TcpStream::connect(("127.0.0.1", server.lmtp)).unwrap();
-    lmtp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    lmtp.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let mut reader = BufReader::new(lmtp.try_clone().unwrap());
     let mut greeting = String::new();
     reader.read_line(&mut greeting).unwrap();

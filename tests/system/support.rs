@@ -34,8 +34,7 @@ impl Gateway {
             eprintln!("skipping PostgreSQL: TEST_DATABASE_URL not set");
             return None;
         };
-        let name = format!("embargo_sys_{}", std::process::id())
-            + &format!("_{}", rand_suffix());
+        let name = format!("embargo_sys_{}", std::process::id()) + &format!("_{}", rand_suffix());
         psql(&admin_url, &format!("CREATE DATABASE {name}"));
         let url = replace_db(&admin_url, &name);
         Some(Self {

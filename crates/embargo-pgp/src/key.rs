@@ -303,10 +303,11 @@ impl From<TeamKey> for Keyring {
 }
 
 impl Keyring {
-    /// A keyring from the given keys (reordered newest first).
-    pub fn new(mut keys: Vec<TeamKey>) -> Result<Self, PgpError> {
-        // Stable: equal creation times keep the given order.
-        keys.sort_by_key(|k| std::cmp::Reverse(k.creation_time()));
+    /// A keyring from the given keys, in the given order: the first is the
+    /// current key (signs, is exported and advertised); all decrypt. The
+    /// operator's order in `[pgp] secret_keys` decides, not creation
+    /// times, so a rotation can be rolled back by reordering.
+    pub fn new(keys: Vec<TeamKey>) -> Result<Self, PgpError> {
         let mut keys = keys.into_iter();
         let current = keys.next().ok_or(PgpError::EmptyKeyring)?;
         Ok(Keyring {

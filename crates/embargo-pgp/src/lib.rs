@@ -34,6 +34,7 @@
 //!   file names, never content.
 
 mod bounded;
+mod certinfo;
 mod decrypt;
 mod encrypt;
 mod error;
@@ -42,6 +43,7 @@ mod verify;
 
 use sequoia_openpgp as openpgp;
 
+pub use certinfo::{cert_emails, cert_fingerprint, cert_has_email, cert_to_armored, cert_to_bytes};
 pub use decrypt::{DEFAULT_MAX_PLAINTEXT, Decrypted};
 pub use encrypt::{encrypt_and_sign, parse_certs};
 pub use error::PgpError;

@@ -1,0 +1,95 @@
+//! The command line (clap). See `shared/CONTRACT.md`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "embargo",
+    version,
+    about = "Private vulnerability-disclosure gateway"
+)]
+pub struct Cli {
+    /// Where the embedded default keeps its database, keys, outbox and logs.
+    #[arg(
+        long,
+        global = true,
+        env = "EMBARGO_DATA",
+        default_value = "./embargo-data"
+    )]
+    pub data: PathBuf,
+
+    /// Config file (default: DIR/embargo.toml when it exists).
+    #[arg(long, global = true, env = "EMBARGO_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create DIR, the database, the team key, the storage key and the admin
+    /// account. Running it again changes nothing.
+    Init,
+    /// Run the web view and the LMTP listener until SIGTERM.
+    Serve,
+    /// File one RFC 5322 message (FILE or stdin), as an MTA pipe delivery.
+    /// Exit 0: stored; 75: deliver again later; 65: refused for good.
+    Ingest { file: Option<PathBuf> },
+    /// The team OpenPGP key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Team accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print the team public key, ASCII-armored.
+    Export,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Every report, newest first.
+    List {
+        /// JSON on stdout (the only format so far).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One report with its messages and audit trail.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Route a report to a WG and rate its severity.
+    Triage {
+        id: String,
+        #[arg(long)]
+        wg: String,
+        #[arg(long)]
+        severity: Option<String>,
+        /// Who does it (recorded in the audit trail).
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a team account and print its one-time password.
+    Add {
+        login: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        wg: Option<String>,
+    },
+}

@@ -1,0 +1,99 @@
+//! `embargo`: the command operators and MTAs run. See `shared/CONTRACT.md`.
+//!
+//! Every failure ends as one line on stderr and a non-zero exit; no panic
+//! message or backtrace reaches the operator.
+
+mod cli;
+mod config;
+mod ingest;
+mod init;
+mod report;
+mod serve;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// A failure with the exit code it maps to.
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 1,
+            error: e.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // A panic is a bug; it still ends as one line, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("embargo: internal error{at}; please report it");
+    }));
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are not failures.
+            let code = if e.use_stderr() { 64 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let env: HashMap<String, String> = std::env::vars().collect();
+    match run(cli, &env) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("embargo: {}", one_line(&f.error));
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// The whole cause chain on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn run(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move { dispatch(cli, env).await })
+}
+
+async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure> {
+    // For an MTA pipe every failure that is not the message's fault is
+    // temporary: the MTA keeps the message and tries again.
+    let is_ingest = matches!(cli.command, Command::Ingest { .. });
+    let config =
+        config::Config::load(&cli.data, cli.config.as_deref(), env).map_err(|e| Failure {
+            code: if is_ingest { ingest::EX_TEMPFAIL } else { 1 },
+            error: anyhow::Error::new(e),
+        })?;
+    serve::init_logging(&config);
+    match cli.command {
+        Command::Init => init::init(&config).await.map(|_| ()),
+        Command::Serve => serve::serve(&config).await,
+        Command::Ingest { file } => ingest::ingest(&config, file.as_deref()).await,
+        Command::Key(cli::KeyCommand::Export) => init::key_export(&config),
+        Command::Report(cmd) => report::run(&config, cmd).await,
+        Command::User(cli::UserCommand::Add { login, role, wg }) => {
+            init::user_add(&config, &login, &role, wg.as_deref()).await
+        }
+    }
+}

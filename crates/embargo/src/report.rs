@@ -1,0 +1,112 @@
+//! `report list|show|triage`.
+
+use anyhow::{Context, anyhow};
+use embargo_domain::{Action, Severity, TrackingId, WgName};
+use embargo_store::{Actor, ReportFilter, Store, StoreError};
+
+use crate::Failure;
+use crate::cli::ReportCommand;
+use crate::config::Config;
+use crate::init::open_store;
+
+fn parse_id(id: &str) -> anyhow::Result<TrackingId> {
+    id.parse().map_err(|e| anyhow!("{e}")).with_context(|| {
+        format!(
+            "bad report ID {:?}",
+            id.chars().take(64).collect::<String>()
+        )
+    })
+}
+
+fn not_found(id: &TrackingId) -> impl FnOnce(StoreError) -> anyhow::Error + '_ {
+    move |e| match e {
+        StoreError::NotFound(_) => anyhow!("no report {id}"),
+        other => anyhow::Error::new(other).context(format!("cannot read report {id}")),
+    }
+}
+
+pub async fn run(config: &Config, cmd: ReportCommand) -> Result<(), Failure> {
+    let store = open_store(config).await?;
+    let result = match cmd {
+        ReportCommand::List { json: _ } => list(&store).await,
+        ReportCommand::Show { id, json: _ } => show(&store, &id).await,
+        ReportCommand::Triage {
+            id,
+            wg,
+            severity,
+            by,
+        } => triage(config, &store, &id, &wg, severity.as_deref(), &by).await,
+    };
+    store.close().await;
+    result
+}
+
+async fn list(store: &Store) -> Result<(), Failure> {
+    let reports = store
+        .list_reports(&ReportFilter::default())
+        .await
+        .context("cannot list reports")?;
+    println!("{}", serde_json::to_string_pretty(&reports)?);
+    Ok(())
+}
+
+async fn show(store: &Store, id: &str) -> Result<(), Failure> {
+    let id = parse_id(id)?;
+    let detail = store.get_report(&id).await.map_err(not_found(&id))?;
+    println!("{}", serde_json::to_string_pretty(&detail)?);
+    Ok(())
+}
+
+async fn triage(
+    config: &Config,
+    store: &Store,
+    id: &str,
+    wg: &str,
+    severity: Option<&str>,
+    by: &str,
+) -> Result<(), Failure> {
+    let id = parse_id(id)?;
+    let wg = WgName::parse(wg).context("bad --wg")?;
+    let actor = if by == "cli" {
+        Actor::System
+    } else {
+        Actor::User(embargo_domain::Login::parse(by).context("bad --by")?)
+    };
+    let current = store
+        .load_domain_report(&id)
+        .await
+        .map_err(not_found(&id))?;
+    // Severity defaults to what the report has, else medium.
+    let severity: Severity = match severity {
+        Some(s) => s.parse().context("bad --severity")?,
+        None => current.severity.unwrap_or(Severity::Medium),
+    };
+    let now = jiff::Timestamp::now();
+    let next = current
+        .apply(
+            &Action::Triage {
+                wg: wg.clone(),
+                severity,
+            },
+            now,
+            &config.policy,
+        )
+        .map_err(|refusal| anyhow!("report {id} cannot be triaged: {refusal}"))?;
+    store
+        .apply_report_update(
+            current.state,
+            &next,
+            &actor,
+            "triaged",
+            &format!("wg={wg} severity={severity}"),
+            now,
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => anyhow!("report {id} changed meanwhile; try again"),
+            other => anyhow::Error::new(other).context(format!("cannot update report {id}")),
+        })?;
+    let summary = store.get_report(&id).await.map_err(not_found(&id))?;
+    println!("{}", serde_json::to_string_pretty(&summary.report)?);
+    Ok(())
+}

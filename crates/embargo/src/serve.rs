@@ -1,0 +1,138 @@
+//! `serve`: the web view and the LMTP listener in one process, stopped
+//! cleanly by SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use embargo_intake::Intake;
+use embargo_mail::lmtp::{self, LmtpLimits};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Failure;
+use crate::config::Config;
+use crate::init;
+
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second init (tests) is harmless; ignore it.
+    let _ = if config.settings.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub async fn serve(config: &Config) -> Result<(), Failure> {
+    if !config.storage_key_file.exists() {
+        init::init(config).await?;
+    }
+    // Fail early on unusable keys rather than at the first message.
+    let keyring = Arc::new(init::load_keyring(config)?);
+    let store = Arc::new(init::open_store(config).await?);
+
+    let web = TcpListener::bind(config.web_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (web.listen)", config.web_listen))?;
+    let lmtp = TcpListener::bind(config.lmtp_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (lmtp.listen)", config.lmtp_listen))?;
+    tracing::info!(web = %config.web_listen, lmtp = %config.lmtp_listen, "embargo serving");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = embargo_web::AppState {
+        store: store.clone(),
+    };
+    let mut web_stop = stop_rx.clone();
+    let web_task = tokio::spawn(embargo_web::serve(web, state, async move {
+        let _ = web_stop.wait_for(|s| *s).await;
+    }));
+    let intake = Intake::new(
+        store.clone(),
+        keyring,
+        config.tracking_prefix.clone(),
+        crate::ingest::max_message_bytes(config),
+    );
+    let limits = LmtpLimits {
+        max_bytes: intake.max_message_bytes(),
+        ..LmtpLimits::default()
+    };
+    let hostname = config
+        .settings
+        .mail
+        .address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let lmtp_task = tokio::spawn(lmtp_accept(lmtp, hostname, intake, limits, stop_rx));
+
+    shutdown_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    web_task
+        .await
+        .context("web task")?
+        .context("web listener failed")?;
+    lmtp_task.await.context("LMTP task")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}
+
+/// The LMTP listener: one task per connection. On stop, sessions finish
+/// the transaction in progress and then answer 421.
+async fn lmtp_accept(
+    listener: TcpListener,
+    hostname: String,
+    intake: Intake,
+    limits: LmtpLimits,
+    mut stop: watch::Receiver<bool>,
+) {
+    let intake = Arc::new(intake);
+    let limits = Arc::new(limits);
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        let session_stop = stop.clone();
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    tracing::debug!(%peer, "LMTP connection");
+                    let host = hostname.clone();
+                    let intake = intake.clone();
+                    let limits = limits.clone();
+                    sessions.spawn(async move {
+                        if let Err(e) = lmtp::session_until(stream, &host, &limits, intake.as_ref(), Some(session_stop)).await {
+                            tracing::debug!(error = %e, "LMTP session ended");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!(error = %e, "LMTP accept failed"),
+            },
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        // Reap finished sessions so the set does not grow.
+        while sessions.try_join_next().is_some() {}
+    }
+    // Sessions in flight finish their transaction: an accepted message is
+    // answered before the process exits.
+    while sessions.join_next().await.is_some() {}
+}

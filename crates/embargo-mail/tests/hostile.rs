@@ -1,0 +1,264 @@
+//! Synthetic hostile input: nothing panics, overflows the stack, takes
+//! quadratic time or memory, and no message is lost.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // test code: failing loudly is the point
+
+use std::time::{Duration, Instant};
+
+use embargo_mail::{Body, Flag, Inbound, Limits, MailError, parse, parse_inner};
+
+/// Runs `f` on a thread with a deliberately small stack: recursion in
+/// proportion to the input would overflow it.
+fn small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn parse_timed(raw: Vec<u8>, budget: Duration) -> Result<Inbound, MailError> {
+    small_stack(move || {
+        let start = Instant::now();
+        let result = parse(&raw, &Limits::default());
+        let took = start.elapsed();
+        assert!(took < budget, "parse took {took:?} for {} bytes", raw.len());
+        result
+    })
+}
+
+const HEAD: &str = "From: attacker@example.org\r\nTo: security@project.example\r\nSubject: x\r\n";
+
+#[test]
+fn deep_multipart_nesting() {
+    let n = 10_000;
+    let mut s = String::from(HEAD);
+    for i in 0..n {
+        s.push_str(&format!(
+            "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+        ));
+    }
+    s.push_str("Content-Type: text/plain\r\n\r\nhello\r\n");
+    for i in (0..n).rev() {
+        s.push_str(&format!("--b{i}--\r\n"));
+    }
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+    assert!(m.has_flag(Flag::TooDeep), "{:?}", m.flags);
+    assert_eq!(m.subject.as_deref(), Some("x"));
+}
+
+#[test]
+fn deep_message_rfc822_nesting() {
+    // Nested forwards: mail-parser builds these as values inside values,
+    // whose plain drop would recurse once per level.
+    for n in [10_000, 60_000] {
+        let mut s = String::from(HEAD);
+        for _ in 0..n {
+            s.push_str("Content-Type: message/rfc822\r\n\r\nFrom: x@example.org\r\n");
+        }
+        s.push_str("\r\nhello\r\n");
+        let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+        assert!(m.has_flag(Flag::TooDeep), "{:?}", m.flags);
+    }
+}
+
+#[test]
+fn deep_nesting_in_decrypted_payload() {
+    let mut s = String::new();
+    for _ in 0..60_000 {
+        s.push_str("Content-Type: message/rfc822\n\nFrom: x@example.org\n");
+    }
+    let inner = small_stack(move || parse_inner(s.as_bytes(), &Limits::default()));
+    assert!(inner.flags.contains(&Flag::TooDeep), "{:?}", inner.flags);
+}
+
+#[test]
+fn hundred_thousand_parts() {
+    let mut s = format!("{HEAD}Content-Type: multipart/mixed; boundary=B\r\n\r\n");
+    for i in 0..100_000 {
+        s.push_str(&format!(
+            "--B\r\nContent-Type: text/plain\r\n\r\npart {i}\r\n"
+        ));
+    }
+    s.push_str("--B--\r\n");
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(30)).unwrap();
+    assert!(m.has_flag(Flag::TooManyParts), "{:?}", m.flags);
+    // The parts within the limit are there.
+    assert!(m.body.text().unwrap().starts_with("part 0"));
+}
+
+#[test]
+fn missing_boundaries_do_not_go_quadratic() {
+    // Measured: mail-parser alone needs minutes for 5 MB of this.
+    let mut s = format!("{HEAD}Content-Type: multipart/mixed; boundary=B\r\n\r\n");
+    while s.len() < 5_000_000 {
+        s.push_str("--B\r\nContent-Type: multipart/mixed; boundary=NOPE\r\n\r\nx\r\n");
+    }
+    s.push_str("--B--\r\n");
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(10)).unwrap();
+    assert!(m.has_flag(Flag::HostileStructure));
+    assert_eq!(m.from.as_deref(), Some("attacker@example.org"));
+    // Never lose the message: the raw body is the text.
+    assert!(m.body.text().unwrap().len() > 4_000_000);
+}
+
+fn base64_lines(data: &[u8]) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = String::new();
+    for chunk in encoded.as_bytes().chunks(76) {
+        out.push_str(std::str::from_utf8(chunk).unwrap());
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[test]
+fn encoded_nested_bombs_are_seen() {
+    // The same bomb inside a base64 (then quoted-printable) encoded
+    // message/rfc822: mail-parser decodes and re-parses those.
+    let mut bomb = String::from("From: a@b\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n");
+    while bomb.len() < 2_000_000 {
+        bomb.push_str("--B\r\nContent-Type: multipart/mixed; boundary=NOPE\r\n\r\nx\r\n");
+    }
+    let b64 = format!(
+        "{HEAD}Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
+         Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--outer--\r\n",
+        base64_lines(bomb.as_bytes())
+    );
+    let m = parse_timed(b64.into_bytes(), Duration::from_secs(20)).unwrap();
+    assert!(m.has_flag(Flag::HostileStructure), "{:?}", m.flags);
+
+    let qp: String = bomb
+        .replace('=', "=3D")
+        .replace("boundary", "bound=\r\nary");
+    let qp = format!(
+        "{HEAD}Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
+         Content-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{qp}\r\n--outer--\r\n"
+    );
+    let m = parse_timed(qp.into_bytes(), Duration::from_secs(20)).unwrap();
+    assert!(m.has_flag(Flag::HostileStructure), "{:?}", m.flags);
+
+    // A harmless encoded forward is parsed normally.
+    let fwd = "From: b@example.org\r\nSubject: fwd\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n\
+               --in\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n--in--\r\n";
+    let ok = format!(
+        "{HEAD}Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
+         Content-Type: text/plain\r\n\r\nsee below\r\n--outer\r\n\
+         Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--outer--\r\n",
+        base64_lines(fwd.as_bytes())
+    );
+    let m = parse_timed(ok.into_bytes(), Duration::from_secs(5)).unwrap();
+    assert!(m.flags.is_empty(), "{:?}", m.flags);
+    assert_eq!(m.body.text().unwrap().trim(), "see below");
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments[0].content_type, "message/rfc822");
+}
+
+#[test]
+fn header_and_part_floods_stay_small() {
+    // 25 MB of one-byte headers would be ~1 GB of parsed headers.
+    let mut s = String::from(HEAD);
+    while s.len() < 25_000_000 {
+        s.push_str("a:\r\n");
+    }
+    s.push_str("\r\nbody\r\n");
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+    assert!(m.has_flag(Flag::HostileStructure));
+    assert!(m.has_flag(Flag::HeadersTruncated));
+    assert_eq!(m.from.as_deref(), Some("attacker@example.org"));
+
+    let mut s = format!("{HEAD}Content-Type: multipart/mixed; boundary=B\r\n\r\n");
+    while s.len() < 25_000_000 {
+        s.push_str("--B\r\n\r\n");
+    }
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+    assert!(m.has_flag(Flag::HostileStructure));
+}
+
+#[test]
+fn megabyte_lines() {
+    let long = "x".repeat(1_000_000);
+    let s = format!("{HEAD}X-Long: {long}\r\n\r\n{long}\r\n");
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(5)).unwrap();
+    assert_eq!(m.body.text().unwrap().trim_end().len(), 1_000_000);
+
+    let s = format!("From: a@example.org\r\nSubject: {long}\r\n\r\nbody\r\n");
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(5)).unwrap();
+    assert_eq!(m.subject.unwrap().len(), 1_000_000);
+
+    let mut s = String::from(HEAD);
+    s.push_str("\r\n");
+    s.push_str(&"-----BEGIN PGP MESSAGE-----\r\n".repeat(100_000));
+    let m = parse_timed(s.into_bytes(), Duration::from_secs(5)).unwrap();
+    assert!(m.body.inline_pgp().is_empty());
+}
+
+#[test]
+fn nul_bytes_and_invalid_utf8() {
+    let raw = b"From: a\x00b@example.org\r\nSubject: caf\xe9 \xff\xfe \x00 \xc3\x28\r\nTo: \xf0\x28\x8c\x28@x\r\n\r\nbody \x00 with \xff nul\r\n".to_vec();
+    let m = parse_timed(raw, Duration::from_secs(5)).unwrap();
+    let subject = m.subject.unwrap();
+    assert!(subject.starts_with("caf"));
+    assert!(m.body.text().unwrap().contains("with"));
+}
+
+#[test]
+fn rtl_override_in_subject_is_kept() {
+    let raw = "From: a@example.org\r\nSubject: =?utf-8?b?SW52b2ljZSDigK5mZHAuZXhl?= \u{202e}txt.exe\r\n\r\nx\r\n";
+    let m = parse_timed(raw.as_bytes().to_vec(), Duration::from_secs(5)).unwrap();
+    let subject = m.subject.unwrap();
+    assert_eq!(subject.matches('\u{202e}').count(), 2, "{subject:?}");
+}
+
+#[test]
+fn refusals() {
+    let limits = Limits {
+        max_bytes: 100,
+        ..Limits::default()
+    };
+    let raw = format!("{HEAD}\r\n{}", "x".repeat(100));
+    assert_eq!(
+        parse(raw.as_bytes(), &limits),
+        Err(MailError::TooLarge {
+            size: raw.len(),
+            max: 100
+        })
+    );
+    for garbage in [
+        &b""[..],
+        b"\r\n\r\nbody only",
+        b"\x00\x01\x02\xff\xfe:\x80",
+        b"GIF89a\x01\x00\x01\x00",
+        b"hello: world\r\n\r\nno standard header",
+        b"-----BEGIN PGP MESSAGE-----\r\n\r\nhQEM\r\n-----END PGP MESSAGE-----\r\n",
+    ] {
+        assert_eq!(
+            parse(garbage, &Limits::default()),
+            Err(MailError::NotEmail),
+            "{garbage:?}"
+        );
+    }
+}
+
+#[test]
+fn odd_but_valid_structures() {
+    // Boundary never closed, CTE garbage, empty multipart.
+    for raw in [
+        "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n\r\nunterminated",
+        "From: a@b.c\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n",
+        "From: a@b.c\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z--\r\n",
+        "From: a@b.c\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=z\r\n\r\n--z--\r\n",
+        "From: a@b.c\r\nContent-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=z\r\n\r\n--z\r\n\r\nonly one part\r\n--z--\r\n",
+        "From: a@b.c\r\nContent-Type: text/html\r\n\r\n<p>a &amp; b &#x41; &#99999999; &bogus; <script>x</script></p>",
+    ] {
+        let m = parse_timed(raw.as_bytes().to_vec(), Duration::from_secs(5)).unwrap();
+        assert!(matches!(m.body, Body::Plain { .. }), "{raw}");
+    }
+}

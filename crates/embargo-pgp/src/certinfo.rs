@@ -29,7 +29,7 @@ pub fn cert_emails(cert: &Cert) -> Vec<String> {
 /// (case-insensitive).
 pub fn cert_has_email(cert: &Cert, address: &str) -> bool {
     let address = address.to_lowercase();
-    cert_emails(cert).iter().any(|e| *e == address)
+    cert_emails(cert).contains(&address)
 }
 
 /// The public certificate, binary (secret key material stripped).

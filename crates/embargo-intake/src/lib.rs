@@ -137,8 +137,10 @@ impl Intake {
             duplicate: !filed.is_new(),
             readable,
         };
-        if let Filed::New { report, .. } = &filed {
-            if !flags.is_empty() {
+        if let Filed::New { report, .. } = &filed
+            && !flags.is_empty()
+        {
+            {
                 // The message is already durable; a failure to record the
                 // flags must not turn into a redelivery.
                 if let Err(e) = self

@@ -2,8 +2,8 @@
 //! a blocking thread. Nothing here touches the disk or logs content.
 
 use embargo_mail::{
-    AttachmentKind, Body, Inbound, InlinePgpKind, Limits, MailError, decrypted_name,
-    effective_subject, parse, parse_inner,
+    AttachmentKind, Body, InlinePgpKind, Limits, MailError, decrypted_name, effective_subject,
+    parse, parse_inner,
 };
 use embargo_pgp::{
     Cert, Keyring, PgpError, SignatureCheck, SignatureStatus, cert_fingerprint, cert_has_email,
@@ -79,10 +79,10 @@ pub fn open(raw: Vec<u8>, keyring: &Keyring, limits: &Limits) -> Result<Opened, 
     // Keys the sender brought along: Autocrypt (only for its own address)
     // and attached certificates.
     let mut crypto = Crypto::default();
-    if let Some(ac) = &inbound.autocrypt {
-        if ac.addr.eq_ignore_ascii_case(&from) {
-            learn(&mut crypto, &ac.keydata);
-        }
+    if let Some(ac) = &inbound.autocrypt
+        && ac.addr.eq_ignore_ascii_case(&from)
+    {
+        learn(&mut crypto, &ac.keydata);
     }
     for a in &inbound.attachments {
         if a.kind == AttachmentKind::PublicKeys {
@@ -183,7 +183,6 @@ pub fn open(raw: Vec<u8>, keyring: &Keyring, limits: &Limits) -> Result<Opened, 
         attachments,
         raw,
     };
-    let _: &Inbound = &inbound;
     Ok(Opened {
         message,
         subject,
@@ -281,14 +280,13 @@ fn text_of(keyring: &Keyring, body: &Body, crypto: &mut Crypto, max: usize) -> S
                 }
             }
         };
-        if let Some(r) = replacement {
-            if out.is_char_boundary(block.start)
-                && out.is_char_boundary(block.end)
-                && block.start <= block.end
-                && block.end <= out.len()
-            {
-                out.replace_range(block.start..block.end, &r);
-            }
+        if let Some(r) = replacement
+            && block.start <= block.end
+            && block.end <= out.len()
+            && out.is_char_boundary(block.start)
+            && out.is_char_boundary(block.end)
+        {
+            out.replace_range(block.start..block.end, &r);
         }
     }
     html_fallback.unwrap_or(out)

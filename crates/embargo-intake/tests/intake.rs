@@ -1,5 +1,7 @@
 //! Intake end to end on a real SQLite store with generated keys.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 use std::sync::Arc;
 
 use embargo_domain::TrackingPrefix;

@@ -27,7 +27,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub web: Web,
@@ -78,7 +78,7 @@ pub struct Intake {
     pub max_message_bytes: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Pgp {
     /// The team's secret keys, newest first; relative paths are under DIR.
@@ -94,7 +94,7 @@ pub struct Storage {
     pub key_file: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     /// `sqlite://…` or `postgres://…`; empty means `sqlite://DIR/embargo.db`.
@@ -141,25 +141,6 @@ pub struct Wg {
     pub leads: Vec<String>,
     pub images: Vec<String>,
     pub keywords: Vec<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            web: Web::default(),
-            lmtp: Lmtp::default(),
-            mail: Mail::default(),
-            intake: Intake::default(),
-            pgp: Pgp::default(),
-            storage: Storage::default(),
-            database: Database::default(),
-            github: GitHub::default(),
-            metrics: Metrics::default(),
-            embargo: Embargo::default(),
-            log: Log::default(),
-            wgs: Vec::new(),
-        }
-    }
 }
 
 impl Default for Web {
@@ -236,22 +217,6 @@ impl Default for Log {
         Self {
             format: "text".into(),
             level: "info".into(),
-        }
-    }
-}
-
-impl Default for Pgp {
-    fn default() -> Self {
-        Self {
-            secret_keys: Vec::new(),
-        }
-    }
-}
-
-impl Default for Database {
-    fn default() -> Self {
-        Self {
-            url: Secret::default(),
         }
     }
 }
@@ -677,7 +642,8 @@ keywords = ["pipeline", "kfp"]
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             ("[web]\nlisten = \"nope\"\n", &[], "web.listen"),
             ("", &[("EMBARGO_LMTP_LISTEN", "x")], "lmtp.listen"),
             (

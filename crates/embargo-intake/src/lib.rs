@@ -1,24 +1,28 @@
-//! Intake: one inbound message in, one filed message out.
+//! Intake: one inbound message in, one filed message out, and the mail it
+//! causes queued in the same transaction.
 //!
 //! The path is parse (embargo-mail, once) → decrypt and verify
 //! (embargo-pgp, off the async runtime) → thread → seal and file
-//! (embargo-store, one transaction). A message that cannot be decrypted is
-//! still filed, marked `decrypted: false` with a reason code, its original
-//! kept sealed. The only refusals are permanent ones (not an email, over
-//! the size limit); everything else that goes wrong is temporary, so the
-//! MTA keeps the message and delivers it again.
+//! (embargo-store, one transaction, together with the acknowledgement,
+//! the team copies and a member's relayed reply). A message that cannot be
+//! decrypted is still filed, marked `decrypted: false` with a reason code,
+//! its original kept sealed. The only refusals are permanent ones (not an
+//! email, over the size limit); everything else that goes wrong is
+//! temporary, so the MTA keeps the message and delivers it again.
 
+mod flow;
 mod open;
 
 use std::sync::Arc;
 
 use embargo_domain::{TrackingId, TrackingPrefix};
 use embargo_mail::Limits;
-use embargo_pgp::Keyring;
-use embargo_store::{Actor, Filed, NewReport, Store, StoreError};
+use embargo_pgp::{Cert, Keyring, parse_certs};
+use embargo_store::{Actor, Filed, MessageUpdate, NewReport, Store, StoreError};
 use jiff::Timestamp;
 
-pub use open::Opened;
+pub use flow::MailFlow;
+pub use open::{Opened, reason_code};
 
 /// Why a message was not filed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,15 @@ pub struct Outcome {
     /// The message was encrypted and could be decrypted, or was not
     /// encrypted.
     pub readable: bool,
+    /// Messages queued for delivery because of this one.
+    pub queued: usize,
+}
+
+/// Counts of [`Intake::retry`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryCounts {
+    pub examined: usize,
+    pub improved: usize,
 }
 
 /// Files inbound messages.
@@ -69,6 +82,7 @@ pub struct Intake {
     keyring: Arc<Keyring>,
     prefix: TrackingPrefix,
     limits: Limits,
+    flow: Arc<MailFlow>,
 }
 
 impl Intake {
@@ -77,6 +91,7 @@ impl Intake {
         keyring: Arc<Keyring>,
         prefix: TrackingPrefix,
         max_message_bytes: usize,
+        flow: Arc<MailFlow>,
     ) -> Self {
         let limits = Limits {
             max_bytes: max_message_bytes,
@@ -87,11 +102,32 @@ impl Intake {
             keyring,
             prefix,
             limits,
+            flow,
         }
     }
 
     pub fn max_message_bytes(&self) -> usize {
         self.limits.max_bytes
+    }
+
+    async fn open_blocking(&self, raw: Vec<u8>, known: Vec<Cert>) -> Result<Opened, IntakeError> {
+        let keyring = self.keyring.clone();
+        let limits = self.limits;
+        // Parsing and decryption are CPU work on attacker-controlled input:
+        // off the async runtime.
+        tokio::task::spawn_blocking(move || open::open(raw, &keyring, &limits, &known))
+            .await
+            .map_err(|e| IntakeError::Temporary(format!("intake worker: {e}")))?
+    }
+
+    async fn known_certs(&self, report: &TrackingId) -> Result<Vec<Cert>, IntakeError> {
+        let mut out = Vec::new();
+        for bytes in self.store.reporter_keys(report).await? {
+            if let Ok(certs) = parse_certs(&bytes) {
+                out.extend(certs);
+            }
+        }
+        Ok(out)
     }
 
     /// Files one raw message. `Ok` only once it is durably stored.
@@ -103,67 +139,104 @@ impl Intake {
             });
         }
         let received_at = Timestamp::now();
-        let keyring = self.keyring.clone();
-        let limits = self.limits;
-        // Parsing and decryption are CPU work on attacker-controlled input:
-        // off the async runtime.
-        let opened = tokio::task::spawn_blocking(move || open::open(raw, &keyring, &limits))
-            .await
-            .map_err(|e| IntakeError::Temporary(format!("intake worker: {e}")))??;
+        let mut opened = self.open_blocking(raw.clone(), Vec::new()).await?;
+        let mut report = self.thread(&opened).await?;
 
-        let report = self.thread(&opened).await?;
+        // A bounce of our own mail belongs to the report that mail was
+        // about; it never opens a report of its own.
+        if let Some(Some(original)) = &opened.bounce_of
+            && let Some(link) = self.store.find_outbox_by_message_id(original).await?
+        {
+            report = link.report.clone().or(report);
+            opened.flags.push("delivery-failure".into());
+        }
+
+        // Keys from earlier messages of the same report, or the key of the
+        // team member the sender claims to be, may verify this one.
+        let members = self.store.list_users().await?;
+        if opened.message.signature.status == embargo_store::SigStatus::UnknownKey {
+            let mut known = match &report {
+                Some(id) => self.known_certs(id).await?,
+                None => Vec::new(),
+            };
+            known.extend(flow::member_certs(&members, &opened.reporter));
+            if !known.is_empty() {
+                opened = self.open_blocking(raw, known).await?;
+            }
+        }
+
         let readable = !opened.message.encrypted || opened.message.decrypted;
         let size = opened.message.raw.len();
-        let flags = opened.flags.clone();
+        // Read what the mail flow needs before the write transaction
+        // starts (SQLite takes its write lock at BEGIN).
+        let (stored_keys, reporter) = match &report {
+            Some(id) => (
+                self.known_certs(id).await?,
+                self.store.get_report(id).await?.report.reporter,
+            ),
+            None => (Vec::new(), opened.reporter.clone()),
+        };
+        let mut tx = self.store.begin().await?;
         let filed = match &report {
-            Some(id) => self.store.add_message(id, opened.message).await?,
+            Some(id) => tx.add_message(id, &opened.message).await?,
             None => {
-                self.store
-                    .create_report(
-                        &self.prefix,
-                        received_at,
-                        NewReport {
-                            subject: opened.subject,
-                            reporter: opened.reporter,
-                        },
-                        opened.message,
-                    )
-                    .await?
+                tx.create_report(
+                    &self.prefix,
+                    received_at,
+                    &NewReport {
+                        subject: opened.subject.clone(),
+                        reporter: opened.reporter.clone(),
+                    },
+                    &opened.message,
+                )
+                .await?
             }
         };
+        let mut queued = 0;
+        if let Filed::New { report: id, .. } = &filed {
+            let domain = tx.load_domain_report(id).await?;
+            queued = self
+                .flow
+                .after_filing(
+                    &mut tx,
+                    flow::Filing {
+                        report: id,
+                        new_report: report.is_none(),
+                        wg: domain.wg.as_ref(),
+                        reporter: &reporter,
+                        opened: &opened,
+                        members: &members,
+                        stored_keys: &stored_keys,
+                        now: received_at,
+                    },
+                )
+                .await?;
+            if !opened.flags.is_empty() {
+                tx.append_event(
+                    Some(id),
+                    &Actor::System,
+                    "flagged",
+                    &opened.flags.join(","),
+                    received_at,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
         let outcome = Outcome {
             report: filed.report().clone(),
             new_report: report.is_none() && filed.is_new(),
             duplicate: !filed.is_new(),
             readable,
+            queued,
         };
-        if let Filed::New { report, .. } = &filed
-            && !flags.is_empty()
-        {
-            {
-                // The message is already durable; a failure to record the
-                // flags must not turn into a redelivery.
-                if let Err(e) = self
-                    .store
-                    .append_event(
-                        Some(report),
-                        &Actor::System,
-                        "flagged",
-                        &flags.join(","),
-                        received_at,
-                    )
-                    .await
-                {
-                    tracing::warn!(%report, error = %e, "could not record message flags");
-                }
-            }
-        }
         tracing::info!(
             report = %outcome.report,
             size,
             new_report = outcome.new_report,
             duplicate = outcome.duplicate,
             readable,
+            queued,
             "message filed"
         );
         Ok(outcome)
@@ -186,6 +259,76 @@ impl Intake {
             }
         }
         Ok(None)
+    }
+
+    /// Opens again, with the current keys, every message that stayed
+    /// unreadable or whose signer was unknown (of one report, or all), and
+    /// records what improved. Run after adding a team key or learning a
+    /// reporter's key.
+    pub async fn retry(&self, report: Option<&TrackingId>) -> Result<RetryCounts, IntakeError> {
+        let mut counts = RetryCounts::default();
+        for candidate in self.store.retry_candidates(report).await? {
+            counts.examined += 1;
+            let before = self.store.get_report(&candidate.report).await?;
+            let Some(old) = before.messages.iter().find(|m| m.id == candidate.message) else {
+                continue;
+            };
+            let raw = self.store.get_raw_message(candidate.message).await?;
+            let known = self.known_certs(&candidate.report).await?;
+            let opened = self.open_blocking(raw.to_vec(), known).await?;
+            let m = &opened.message;
+            let better_decryption = m.encrypted && m.decrypted && !old.decrypted;
+            let better_signature = old.signature.status == embargo_store::SigStatus::UnknownKey
+                && m.signature.status != embargo_store::SigStatus::UnknownKey;
+            if !(better_decryption || better_signature) {
+                continue;
+            }
+            let now = Timestamp::now();
+            let mut tx = self.store.begin().await?;
+            tx.update_message(
+                candidate.message,
+                &MessageUpdate {
+                    subject: m.subject.clone(),
+                    body_text: m.body_text.clone(),
+                    decrypted: m.decrypted,
+                    decrypt_error: m.decrypt_error.clone(),
+                    signature: m.signature.clone(),
+                    attachments: m.attachments.clone(),
+                },
+            )
+            .await?;
+            tx.append_event(
+                Some(&candidate.report),
+                &Actor::System,
+                if better_decryption {
+                    "decryption-retried"
+                } else {
+                    "signature-reverified"
+                },
+                &format!("message {}", candidate.message),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            counts.improved += 1;
+        }
+        Ok(counts)
+    }
+
+    /// Records keys a reporter sent later (e.g. a key attached to a
+    /// follow-up) and re-verifies that report's messages.
+    pub async fn learn_reporter_key(
+        &self,
+        report: &TrackingId,
+        cert: &[u8],
+    ) -> Result<RetryCounts, IntakeError> {
+        if parse_certs(cert).map(|c| c.is_empty()).unwrap_or(true) {
+            return Err(IntakeError::Refused("no OpenPGP certificate".into()));
+        }
+        self.store
+            .add_reporter_key(report, cert, Timestamp::now())
+            .await?;
+        self.retry(Some(report)).await
     }
 }
 

@@ -26,6 +26,17 @@ pub struct Opened {
     pub references: Vec<String>,
     /// Structure flags worth recording (names only).
     pub flags: Vec<String>,
+    /// Certificates the message brought (Autocrypt for the sender's own
+    /// address, attached keys, keys inside the encryption).
+    pub learned: Vec<Cert>,
+    /// Never answered automatically (auto-reply, list mail, bounce).
+    pub suppress_auto_response: bool,
+    /// A delivery status notification, with the Message-ID of the message
+    /// it reports on when it says so.
+    pub bounce_of: Option<Option<String>>,
+    /// The text the team sees, without a reply's quoted history (for
+    /// relaying).
+    pub team_marker_lines: Vec<String>,
 }
 
 /// The short reason code stored with a message that stayed unreadable.
@@ -69,7 +80,14 @@ fn header_block(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw.get(..end).unwrap_or(raw)).into_owned()
 }
 
-pub fn open(raw: Vec<u8>, keyring: &Keyring, limits: &Limits) -> Result<Opened, IntakeError> {
+/// Opens `raw`. `known` are certificates already associated with the
+/// sender (from earlier messages of the same report).
+pub fn open(
+    raw: Vec<u8>,
+    keyring: &Keyring,
+    limits: &Limits,
+    known: &[Cert],
+) -> Result<Opened, IntakeError> {
     let inbound = parse(&raw, limits).map_err(|e| match e {
         MailError::TooLarge { size, max } => IntakeError::TooLarge { size, max },
         MailError::NotEmail => IntakeError::Refused(e.to_string()),
@@ -79,6 +97,11 @@ pub fn open(raw: Vec<u8>, keyring: &Keyring, limits: &Limits) -> Result<Opened, 
     // Keys the sender brought along: Autocrypt (only for its own address)
     // and attached certificates.
     let mut crypto = Crypto::default();
+    let mut learned_here: Vec<Cert> = Vec::new();
+    for c in known {
+        crypto.learned.push(c.clone());
+    }
+    let known_count = crypto.learned.len();
     if let Some(ac) = &inbound.autocrypt
         && ac.addr.eq_ignore_ascii_case(&from)
     {
@@ -162,6 +185,7 @@ pub fn open(raw: Vec<u8>, keyring: &Keyring, limits: &Limits) -> Result<Opened, 
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "(no subject)".to_owned());
     let signature = summarize(&crypto.checks, &crypto.learned, &reporter);
+    learned_here.extend(crypto.learned.iter().skip(known_count).cloned());
     let decrypted = crypto.encrypted && crypto.failure.is_none();
 
     let mut references = inbound.in_reply_to.clone();
@@ -183,12 +207,28 @@ pub fn open(raw: Vec<u8>, keyring: &Keyring, limits: &Limits) -> Result<Opened, 
         attachments,
         raw,
     };
+    let team_marker_lines = message
+        .body_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
     Ok(Opened {
         message,
         subject,
         reporter,
         references,
         flags,
+        learned: learned_here,
+        suppress_auto_response: inbound.suppress_auto_response(),
+        bounce_of: inbound.is_bounce.then(|| {
+            inbound
+                .dsn
+                .as_ref()
+                .and_then(|d| d.original_message_id.clone())
+        }),
+        team_marker_lines,
     })
 }
 

@@ -1,87 +1,22 @@
 //! Intake end to end on a real SQLite store with generated keys.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
 
 use std::sync::Arc;
 
+use common::{autocrypt_header, encrypt, flow, pgp_mime, plain, world};
 use embargo_domain::TrackingPrefix;
 use embargo_intake::{Intake, IntakeError};
 use embargo_pgp::{Keyring, cert_to_armored, encrypt_and_sign, generate_team_key};
 use embargo_seal::StorageKeys;
 use embargo_store::{SigStatus, Store};
-
-struct World {
-    _dir: tempfile::TempDir,
-    store: Arc<Store>,
-    team: Keyring,
-    intake: Intake,
-    reporter: Keyring,
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = Arc::new(
-        Store::connect(&url, StorageKeys::ephemeral())
-            .await
-            .unwrap(),
-    );
-    let team = Keyring::from(generate_team_key("security@project.example").unwrap());
-    let reporter = Keyring::from(generate_team_key("Rita Reporter <rita@example.org>").unwrap());
-    let intake = Intake::new(
-        store.clone(),
-        Arc::new(team.clone()),
-        TrackingPrefix::parse("SEC").unwrap(),
-        1024 * 1024,
-    );
-    World {
-        _dir: dir,
-        store,
-        team,
-        intake,
-        reporter,
-    }
-}
-
-fn plain(message_id: &str, subject: &str, body: &str, extra: &str) -> Vec<u8> {
-    format!(
-        "From: Rita Reporter <rita@example.org>\r\nTo: security@project.example\r\n\
-Subject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-{extra}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-    .into_bytes()
-}
-
-fn pgp_mime(message_id: &str, outer_subject: &str, armored: &str, extra: &str) -> Vec<u8> {
-    format!(
-        "From: Rita Reporter <rita@example.org>\r\nTo: security@project.example\r\n\
-Subject: {outer_subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\
-{extra}MIME-Version: 1.0\r\n\
-Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n\
---b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n\
---b1\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n{armored}\r\n--b1--\r\n"
-    )
-    .into_bytes()
-}
-
-fn encrypt(w: &World, inner: &str) -> String {
-    let out = encrypt_and_sign(inner.as_bytes(), &[w.team.public_cert()], &w.reporter).unwrap();
-    String::from_utf8(out).unwrap()
-}
-
-fn autocrypt_header(w: &World) -> String {
-    // Autocrypt keydata is the base64 of the binary cert; the armored body
-    // without its header lines and checksum is exactly that.
-    let armored = cert_to_armored(&w.reporter.public_cert()).unwrap();
-    let b64: String = armored
-        .lines()
-        .filter(|l| {
-            !l.starts_with("-----") && !l.contains(':') && !l.starts_with('=') && !l.is_empty()
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n ");
-    format!("Autocrypt: addr=rita@example.org; prefer-encrypt=mutual; keydata=\r\n {b64}\r\n")
-}
 
 const SECRET: &str = "RCE in kfp-api via crafted pipeline spec CANARY-7731";
 
@@ -143,8 +78,9 @@ async fn plaintext_report_is_filed_and_threaded() {
     assert_ne!(other.report, id);
 
     let detail = w.store.get_report(&id).await.unwrap();
-    assert_eq!(detail.messages.len(), 3);
-    let m = &detail.messages[0];
+    let inbound = common::inbound(&detail);
+    assert_eq!(inbound.len(), 3);
+    let m = &inbound[0];
     assert_eq!(m.body_text.trim(), SECRET);
     assert_eq!(m.from, "rita@example.org");
     assert!(!m.encrypted && !m.decrypted);
@@ -170,7 +106,7 @@ Subject: Token leak in notebook controller\r\nFrom: rita@example.org\r\n\r\n{SEC
     assert!(out.new_report && out.readable);
     let detail = w.store.get_report(&out.report).await.unwrap();
     assert_eq!(detail.report.subject, "Token leak in notebook controller");
-    let m = &detail.messages[0];
+    let m = &common::first_inbound(&detail);
     assert!(m.encrypted && m.decrypted, "{m:?}");
     assert!(m.body_text.contains(SECRET));
     assert_eq!(m.signature.status, SigStatus::Good);
@@ -188,7 +124,7 @@ async fn signature_without_key_is_unknown_and_by_someone_else_does_not_match() {
     // No key attached: unknown-key.
     let raw = pgp_mime("u1@example.org", "report", &encrypt(&w, &inner), "");
     let out = w.intake.file(raw).await.unwrap();
-    let m = &w.store.get_report(&out.report).await.unwrap().messages[0];
+    let m = &common::first_inbound(&w.store.get_report(&out.report).await.unwrap());
     assert!(m.decrypted);
     assert_eq!(m.signature.status, SigStatus::UnknownKey);
     assert!(!m.signature.matches_sender);
@@ -211,7 +147,7 @@ async fn signature_without_key_is_unknown_and_by_someone_else_does_not_match() {
             "",
         );
         let out = w.intake.file(raw).await.unwrap();
-        let m = &w.store.get_report(&out.report).await.unwrap().messages[0];
+        let m = &common::first_inbound(&w.store.get_report(&out.report).await.unwrap());
         if n == 3 {
             // The key inside the encryption lets the signature check: good,
             // but not the sender's.
@@ -241,7 +177,7 @@ async fn undecryptable_and_tampered_mail_is_filed_unreadable() {
         .await
         .unwrap();
     assert!(!out.readable);
-    let m = &w.store.get_report(&out.report).await.unwrap().messages[0];
+    let m = &common::first_inbound(&w.store.get_report(&out.report).await.unwrap());
     assert!(m.encrypted && !m.decrypted);
     assert_eq!(m.decrypt_error.as_deref(), Some("no-matching-key"));
     assert!(!m.body_text.contains("CANARY"));
@@ -269,7 +205,7 @@ async fn undecryptable_and_tampered_mail_is_filed_unreadable() {
         .file(pgp_mime("x2@example.org", "enc", &tampered, ""))
         .await
         .unwrap();
-    let m = &w.store.get_report(&out.report).await.unwrap().messages[0];
+    let m = &common::first_inbound(&w.store.get_report(&out.report).await.unwrap());
     assert!(m.encrypted && !m.decrypted);
     assert!(m.decrypt_error.is_some());
     assert!(
@@ -292,7 +228,7 @@ async fn inline_pgp_and_encrypted_attachment() {
         "",
     );
     let out = w.intake.file(raw).await.unwrap();
-    let m = &w.store.get_report(&out.report).await.unwrap().messages[0];
+    let m = &common::first_inbound(&w.store.get_report(&out.report).await.unwrap());
     assert!(m.encrypted && m.decrypted);
     assert!(m.body_text.contains(SECRET), "{}", m.body_text);
     assert!(m.body_text.starts_with("Hello team"));
@@ -308,7 +244,7 @@ Content-Disposition: attachment; filename=\"poc.py.asc\"\r\n\r\n{att}\r\n--m--\r
     );
     let out = w.intake.file(raw.into_bytes()).await.unwrap();
     let detail = w.store.get_report(&out.report).await.unwrap();
-    let m = &detail.messages[0];
+    let m = &common::first_inbound(&detail);
     assert!(m.encrypted && m.decrypted, "{m:?}");
     let names: Vec<_> = m
         .attachments
@@ -357,11 +293,13 @@ async fn corpus_notmuch_pgp_mime_decrypts() {
             .await
             .unwrap(),
     );
+    let keyring = Keyring::from_armored(&key).unwrap();
     let intake = Intake::new(
         store.clone(),
-        Arc::new(Keyring::from_armored(&key).unwrap()),
+        Arc::new(keyring.clone()),
         TrackingPrefix::parse("SEC").unwrap(),
         25 * 1024 * 1024,
+        flow(&keyring),
     );
     let mut decrypted = 0;
     let mut total = 0;

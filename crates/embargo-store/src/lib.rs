@@ -19,10 +19,12 @@
 
 mod db;
 mod error;
+mod mailflow;
 mod model;
 mod queue;
 mod reports;
 mod users;
+mod views;
 
 use std::fs::OpenOptions;
 use std::io;
@@ -40,11 +42,16 @@ use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 pub use db::{hash_token, message_id_hash};
 pub use error::{Result, StoreError};
+pub use mailflow::{MessageUpdate, OutboxLink, RetryCandidate};
 pub use model::{
     Actor, AttachmentMeta, Backend, Direction, Event, FailedLogins, Filed, JobOutcome, JobState,
     MessageDetail, NewAttachment, NewMessage, NewOutbox, NewReport, NewSession, NewUser,
     OutboxCounts, OutboxItem, OutboxState, PublicationJob, ReportDetail, ReportFilter,
     ReportSummary, Retry, Session, SigStatus, Signature, User,
+};
+pub use views::{
+    BenchSeed, DashboardStats, Overdue, ReportCursor, ReportPage, ReportQuery, ReportSort,
+    ReportView, Sla,
 };
 
 use db::Sealer;

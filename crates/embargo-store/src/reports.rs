@@ -14,8 +14,8 @@ use crate::db::{
 };
 use crate::error::{Result, StoreError};
 use crate::model::{
-    Actor, AttachmentMeta, Event, Filed, MessageDetail, NewMessage, NewReport, ReportDetail,
-    ReportFilter, ReportSummary, Signature,
+    Actor, AttachmentMeta, Event, Filed, MessageDetail, NewAttachment, NewMessage, NewReport,
+    ReportDetail, ReportFilter, ReportSummary, Signature,
 };
 use crate::{Store, Tx};
 
@@ -193,7 +193,17 @@ impl Tx<'_> {
         .execute(&mut *self.tx)
         .await?;
 
-        for (position, a) in m.attachments.iter().enumerate() {
+        self.insert_attachments(&mid, &m.attachments).await
+    }
+
+    /// Inserts a message's attachments, sealed, in order.
+    pub(crate) async fn insert_attachments(
+        &mut self,
+        mid: &str,
+        attachments: &[NewAttachment],
+    ) -> Result<()> {
+        let s = self.sealer;
+        for (position, a) in attachments.iter().enumerate() {
             let aid = Uuid::now_v7().to_string();
             let filename = a
                 .filename
@@ -205,7 +215,7 @@ impl Tx<'_> {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&aid)
-            .bind(&mid)
+            .bind(mid)
             .bind(len_i64(position)?)
             .bind(filename)
             .bind(media_type(&a.content_type))

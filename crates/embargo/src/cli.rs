@@ -47,6 +47,15 @@ pub enum Command {
     /// Team accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Outgoing mail.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Deliver everything due now; exits when only retries are left.
+    Flush,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +77,12 @@ pub enum ReportCommand {
         id: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Open again every message that stayed unreadable (or whose signer was
+    /// unknown) with the current keys.
+    RetryDecrypt {
+        /// Only this report.
+        id: Option<String>,
     },
     /// Route a report to a WG and rate its severity.
     Triage {
@@ -91,5 +106,12 @@ pub enum UserCommand {
         role: String,
         #[arg(long)]
         wg: Option<String>,
+        /// Where the member gets team copies and notices.
+        #[arg(long)]
+        email: Option<String>,
+        /// The member's OpenPGP public key (armored file): team copies are
+        /// encrypted to it and replies signed with it are relayed.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
 }

@@ -51,6 +51,8 @@ pub struct Web {
     pub listen: String,
     /// `Secure` on the session cookie. Off only for plain-HTTP localhost.
     pub secure_cookies: bool,
+    /// The admin view's public URL, linked from team notices. Empty: none.
+    pub public_url: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -67,6 +69,15 @@ pub struct Mail {
     /// `file` (DIR/outbox/<id>.eml) or `smtp://…` / `smtps://…`; may carry
     /// credentials, hence secret.
     pub transport: Secret,
+    /// Display name on outgoing mail.
+    pub display_name: String,
+    /// Where reporters fetch the team key (in plaintext acknowledgements).
+    /// Empty: `https://<domain of address>/.well-known/security.txt`.
+    pub key_url: String,
+    /// The response time acknowledgements promise, in days.
+    pub response_days: u32,
+    /// A line consisting of this marker keeps a member's reply team-only.
+    pub internal_marker: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -148,6 +159,7 @@ impl Default for Web {
         Self {
             listen: "127.0.0.1:8080".into(),
             secure_cookies: true,
+            public_url: String::new(),
         }
     }
 }
@@ -165,6 +177,10 @@ impl Default for Mail {
         Self {
             address: "security@project.example".into(),
             transport: Secret("file".into()),
+            display_name: "Security Team".into(),
+            key_url: String::new(),
+            response_days: 5,
+            internal_marker: "#internal".into(),
         }
     }
 }
@@ -341,6 +357,20 @@ impl Config {
             ));
         }
 
+        if !(1..=365).contains(&settings.mail.response_days) {
+            return Err(invalid("mail.response_days", "must be between 1 and 365"));
+        }
+        if settings.mail.internal_marker.trim().is_empty() {
+            return Err(invalid("mail.internal_marker", "must not be empty"));
+        }
+        for (key, url) in [
+            ("mail.key_url", &settings.mail.key_url),
+            ("web.public_url", &settings.web.public_url),
+        ] {
+            if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(key, "must be an http(s) URL"));
+            }
+        }
         let tracking_prefix = TrackingPrefix::parse(&settings.intake.tracking_prefix)
             .map_err(|e| invalid("intake.tracking_prefix", e.to_string()))?;
         if settings.intake.max_message_bytes < 1024 {
@@ -454,7 +484,7 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn is_plausible_address(s: &str) -> bool {
+pub fn is_plausible_address(s: &str) -> bool {
     let Some((local, domain)) = s.rsplit_once('@') else {
         return false;
     };

@@ -32,23 +32,14 @@ fn read_bounded(reader: impl Read, max: usize) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-pub fn max_message_bytes(config: &Config) -> usize {
-    usize::try_from(config.settings.intake.max_message_bytes).unwrap_or(usize::MAX)
-}
-
 async fn build_intake(config: &Config) -> anyhow::Result<Intake> {
     let keyring = init::load_keyring(config)?;
     let store = init::open_store(config).await?;
-    Ok(Intake::new(
-        Arc::new(store),
-        Arc::new(keyring),
-        config.tracking_prefix.clone(),
-        max_message_bytes(config),
-    ))
+    crate::mailflow::intake(config, Arc::new(store), Arc::new(keyring))
 }
 
 pub async fn ingest(config: &Config, file: Option<&Path>) -> Result<(), Failure> {
-    let max = max_message_bytes(config);
+    let max = crate::mailflow::max_message_bytes(config);
     let raw = match file {
         Some(path) => std::fs::File::open(path)
             .and_then(|f| read_bounded(f, max))

@@ -158,19 +158,50 @@ pub fn key_export(config: &Config) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn user_add(
-    config: &Config,
-    login: &str,
-    role: &str,
-    wg: Option<&str>,
-) -> Result<(), Failure> {
-    let login = Login::parse(login).context("bad login")?;
-    let role: Role = role.parse().context("bad --role")?;
-    let wg = match (role, wg) {
+/// What `user add` was given.
+pub struct UserSpec<'a> {
+    pub login: &'a str,
+    pub role: &'a str,
+    pub wg: Option<&'a str>,
+    pub email: Option<&'a str>,
+    pub key: Option<&'a Path>,
+}
+
+pub async fn user_add(config: &Config, spec: UserSpec<'_>) -> Result<(), Failure> {
+    let login = Login::parse(spec.login).context("bad login")?;
+    let role: Role = spec.role.parse().context("bad --role")?;
+    let wg = match (role, spec.wg) {
         (Role::WgLead, Some(wg)) => Some(WgName::parse(wg).context("bad --wg")?),
         (Role::WgLead, None) => return Err(anyhow!("a wg-lead account needs --wg").into()),
         (_, Some(_)) => return Err(anyhow!("--wg is only for wg-lead accounts").into()),
         (_, None) => None,
+    };
+    let email = match spec.email {
+        Some(e) if crate::config::is_plausible_address(e) => Some(e.to_owned()),
+        Some(_) => return Err(anyhow!("--email is not an email address").into()),
+        None => None,
+    };
+    let pgp_cert = match spec.key {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read --key {}", path.display()))?;
+            if bytes.windows(11).any(|w| w == b"PRIVATE KEY") {
+                return Err(anyhow!(
+                    "--key {} holds secret key material: give the public key only",
+                    path.display()
+                )
+                .into());
+            }
+            let certs = embargo_pgp::parse_certs(&bytes)
+                .with_context(|| format!("--key {}", path.display()))?;
+            let [cert] = certs.as_slice() else {
+                return Err(
+                    anyhow!("--key {} must hold exactly one certificate", path.display()).into(),
+                );
+            };
+            Some(embargo_pgp::cert_to_armored(cert).context("--key")?)
+        }
+        None => None,
     };
     let store = open_store(config).await?;
     let password = embargo_web::password::one_time();
@@ -180,10 +211,10 @@ pub async fn user_add(
             login: login.clone(),
             role,
             wg,
-            email: None,
+            email,
             password_hash: hash,
             must_change_password: true,
-            pgp_cert: None,
+            pgp_cert,
             totp_secret: None,
             created_at: jiff::Timestamp::now(),
         })

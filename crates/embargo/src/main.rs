@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod ingest;
 mod init;
+mod mailflow;
 mod report;
 mod serve;
 
@@ -92,8 +93,43 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
         Command::Ingest { file } => ingest::ingest(&config, file.as_deref()).await,
         Command::Key(cli::KeyCommand::Export) => init::key_export(&config),
         Command::Report(cmd) => report::run(&config, cmd).await,
-        Command::User(cli::UserCommand::Add { login, role, wg }) => {
-            init::user_add(&config, &login, &role, wg.as_deref()).await
+        Command::User(cli::UserCommand::Add {
+            login,
+            role,
+            wg,
+            email,
+            key,
+        }) => {
+            init::user_add(
+                &config,
+                init::UserSpec {
+                    login: &login,
+                    role: &role,
+                    wg: wg.as_deref(),
+                    email: email.as_deref(),
+                    key: key.as_deref(),
+                },
+            )
+            .await
         }
+        Command::Outbox(cli::OutboxCommand::Flush) => outbox_flush(&config).await,
     }
+}
+
+async fn outbox_flush(config: &config::Config) -> Result<(), Failure> {
+    let store = init::open_store(config).await?;
+    let transport = mailflow::transport(config)?;
+    let counts = embargo_outbound::flush(&store, &transport, jiff::Timestamp::now())
+        .await
+        .map_err(anyhow::Error::new)?;
+    store.close().await;
+    println!(
+        "{}",
+        serde_json::json!({
+            "sent": counts.sent,
+            "retry": counts.retry,
+            "dead": counts.dead,
+        })
+    );
+    Ok(())
 }

@@ -30,6 +30,7 @@ pub async fn run(config: &Config, cmd: ReportCommand) -> Result<(), Failure> {
     let result = match cmd {
         ReportCommand::List { json: _ } => list(&store).await,
         ReportCommand::Show { id, json: _ } => show(&store, &id).await,
+        ReportCommand::RetryDecrypt { id } => retry(config, store.clone(), id.as_deref()).await,
         ReportCommand::Triage {
             id,
             wg,
@@ -108,5 +109,24 @@ async fn triage(
         })?;
     let summary = store.get_report(&id).await.map_err(not_found(&id))?;
     println!("{}", serde_json::to_string_pretty(&summary.report)?);
+    Ok(())
+}
+
+async fn retry(config: &Config, store: Store, id: Option<&str>) -> Result<(), Failure> {
+    let id = id.map(parse_id).transpose()?;
+    let keyring = crate::init::load_keyring(config)?;
+    let intake = crate::mailflow::intake(
+        config,
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(keyring),
+    )?;
+    let counts = intake
+        .retry(id.as_ref())
+        .await
+        .map_err(anyhow::Error::new)?;
+    println!(
+        "{}",
+        serde_json::json!({"examined": counts.examined, "improved": counts.improved})
+    );
     Ok(())
 }

@@ -51,12 +51,21 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     let web_task = tokio::spawn(embargo_web::serve(web, state, async move {
         let _ = web_stop.wait_for(|s| *s).await;
     }));
-    let intake = Intake::new(
-        store.clone(),
-        keyring,
-        config.tracking_prefix.clone(),
-        crate::ingest::max_message_bytes(config),
+    let intake = crate::mailflow::intake(config, store.clone(), keyring)?;
+    let transport = crate::mailflow::transport(config)?;
+    let worker = embargo_outbound::Worker::new(
+        store.as_ref().clone(),
+        transport,
+        embargo_outbound::WorkerConfig::default(),
     );
+    let mut worker_stop = stop_rx.clone();
+    let worker_task = tokio::spawn(async move {
+        worker
+            .run(async move {
+                let _ = worker_stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
     let limits = LmtpLimits {
         max_bytes: intake.max_message_bytes(),
         ..LmtpLimits::default()
@@ -78,6 +87,7 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
         .context("web task")?
         .context("web listener failed")?;
     lmtp_task.await.context("LMTP task")?;
+    worker_task.await.context("outbound mail worker")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

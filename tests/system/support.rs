@@ -171,3 +171,80 @@ pub fn gpg_home() -> Option<tempfile::TempDir> {
     std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     Some(home)
 }
+
+/// The real `gpg` in its own home, as a reporter's or member's client.
+pub struct Gpg {
+    pub home: tempfile::TempDir,
+}
+
+impl Gpg {
+    /// A home with a fresh key for `uid` (e.g. `Rita <rita@example.org>`).
+    /// `None` when gpg is missing outside CI.
+    pub fn with_key(uid: &str) -> Option<Gpg> {
+        let g = Gpg { home: gpg_home()? };
+        g.ok(&["--quick-gen-key", uid, "default", "default", "never"], None);
+        Some(g)
+    }
+
+    pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        use std::io::Write;
+        let mut c = Command::new("gpg")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--batch", "--trust-model", "always", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            c.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        drop(c.stdin.take());
+        c.wait_with_output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
+        let out = self.run(args, stdin);
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    pub fn export(&self, who: &str) -> String {
+        String::from_utf8(self.ok(&["--armor", "--export", who], None)).unwrap()
+    }
+
+    /// Decrypts and verifies; returns (plaintext, status lines).
+    pub fn decrypt(&self, data: &[u8]) -> (String, String) {
+        let out = self.run(&["--status-fd", "2", "--decrypt"], Some(data));
+        let status = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "gpg --decrypt: {status}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), status)
+    }
+}
+
+/// The OpenPGP message of a PGP/MIME mail (the armored block).
+pub fn armored_block(mail: &str) -> String {
+    let start = mail.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
+    let end = mail[start..]
+        .find("-----END PGP MESSAGE-----")
+        .map(|i| start + i + "-----END PGP MESSAGE-----".len())
+        .expect("end of the armored message");
+    mail[start..end].to_owned()
+}
+
+/// A PGP/MIME message around an armored OpenPGP message.
+pub fn pgp_mime(from: &str, subject: &str, message_id: &str, armored: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: security@project.example\r\nSubject: {subject}\r\n\
+Message-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n\
+--b\r\nContent-Type: application/octet-stream\r\n\r\n{armored}\r\n--b--\r\n"
+    )
+    .into_bytes()
+}

@@ -85,7 +85,7 @@ fn ingest_files_once_and_maps_exit_codes(g: &Gateway) {
     assert_eq!(r["state"], "new");
     assert_eq!(r["subject"], "SSRF in katib");
     assert_eq!(r["reporter"], "rita@example.org");
-    assert_eq!(r["message_count"], 1);
+    assert_eq!(r["message_count"], 2, "the report and its acknowledgement");
 
     let show: serde_json::Value =
         serde_json::from_str(&g.ok(&["report", "show", &id, "--json"])).unwrap();

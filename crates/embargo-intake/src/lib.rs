@@ -165,6 +165,12 @@ impl Intake {
             }
         }
 
+        opened.message.received_at = received_at;
+        // What the filing causes comes after it, also in the thread's order.
+        let caused_at = std::cmp::max(
+            Timestamp::now(),
+            received_at + jiff::SignedDuration::from_millis(1),
+        );
         let readable = !opened.message.encrypted || opened.message.decrypted;
         let size = opened.message.raw.len();
         // Read what the mail flow needs before the write transaction
@@ -207,7 +213,7 @@ impl Intake {
                         opened: &opened,
                         members: &members,
                         stored_keys: &stored_keys,
-                        now: received_at,
+                        now: caused_at,
                     },
                 )
                 .await?;

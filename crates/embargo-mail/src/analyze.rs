@@ -89,6 +89,15 @@ fn attribute_is(part: &MessagePart<'_>, name: &str, value: &str) -> bool {
     ct_attribute(part, name).is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
 }
 
+/// The decoded bytes of a part. (mail-parser's `contents()` indexes the first
+/// part of a nested message; never call it on one without parts.)
+pub(crate) fn part_bytes<'a>(part: &'a MessagePart<'_>) -> &'a [u8] {
+    match &part.body {
+        PartType::Message(nested) if nested.parts.is_empty() => &[],
+        _ => part.contents(),
+    }
+}
+
 /// Text of a part for display, HTML converted.
 fn part_text(part: &MessagePart<'_>) -> Option<String> {
     match &part.body {
@@ -260,7 +269,7 @@ impl<'a, 'x> Walk<'a, 'x> {
 
     fn contents(&self, id: usize) -> Vec<u8> {
         self.part(id)
-            .map(|p| p.contents().to_vec())
+            .map(|p| part_bytes(p).to_vec())
             .unwrap_or_default()
     }
 
@@ -419,7 +428,7 @@ impl<'a, 'x> Walk<'a, 'x> {
             return false;
         }
         let is_first_of_mixed = self.first_of_mixed.get(id).copied().unwrap_or(false);
-        let Some(text) = part.text_contents() else {
+        let (PartType::Text(text) | PartType::Html(text)) = &part.body else {
             return false;
         };
         is_first_of_mixed
@@ -495,13 +504,13 @@ impl<'a, 'x> Walk<'a, 'x> {
             let (ty, sub) = mime_type(part);
             if ty == "application"
                 && sub == "pgp-encrypted"
-                && looks_like_version_part(part.contents())
+                && looks_like_version_part(part_bytes(part))
             {
                 continue; // a stray PGP/MIME version part
             }
             let filename = part.attachment_name().and_then(sanitize_filename);
             let content_type = format!("{ty}/{sub}");
-            let bytes = part.contents().to_vec();
+            let bytes = part_bytes(part).to_vec();
             let kind = classify(filename.as_deref(), &content_type, &bytes);
             out.push(Attachment {
                 filename,
@@ -525,7 +534,7 @@ impl<'a, 'x> Walk<'a, 'x> {
                 ("message", "delivery-status" | "global-delivery-status")
                     if dsn.original_envelope_id.is_none() =>
                 {
-                    let text = String::from_utf8_lossy(part.contents());
+                    let text = String::from_utf8_lossy(part_bytes(part));
                     let per_message = text.split("\n\n").next().unwrap_or_default();
                     let per_message = per_message.split("\r\n\r\n").next().unwrap_or_default();
                     dsn.original_envelope_id =
@@ -549,7 +558,7 @@ impl<'a, 'x> Walk<'a, 'x> {
                 ("text", "rfc822-headers") | ("message", "rfc822-headers" | "global-headers")
                     if dsn.original_message_id.is_none() =>
                 {
-                    let text = String::from_utf8_lossy(part.contents());
+                    let text = String::from_utf8_lossy(part_bytes(part));
                     dsn.original_message_id = headers::field_in_text(&text, "message-id")
                         .and_then(|v| headers::normalize_id(&v));
                 }

@@ -240,7 +240,7 @@ fn protected_headers(walk: &Walk<'_, '_>, wrapped: bool) -> Option<ProtectedHead
         && sub == "mixed"
         && let Some(&first) = walk.children(payload_root).first()
         && walk.is_legacy_display(first)
-        && let Some(text) = walk.part(first).and_then(|p| p.text_contents())
+        && let Some(PartType::Text(text)) = walk.part(first).map(|p| &p.body)
     {
         let mut block = text.trim_start().to_string();
         if !block.ends_with('\n') {

@@ -151,6 +151,7 @@ where
     let mut session = Session {
         io: Io {
             stream,
+            chunk: vec![0u8; READ_CHUNK],
             inbuf: Vec::new(),
             pos: 0,
             out: Vec::new(),
@@ -186,6 +187,7 @@ enum Read {
 
 struct Io<S> {
     stream: S,
+    chunk: Vec<u8>,
     inbuf: Vec<u8>,
     pos: usize,
     out: Vec<u8>,
@@ -227,8 +229,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         if interruptible && self.stop_requested() {
             return Ok(Read::Stopped);
         }
-        let mut chunk = vec![0u8; READ_CHUNK];
-        let read = tokio::time::timeout(self.idle_timeout, self.stream.read(&mut chunk));
+        let read = tokio::time::timeout(self.idle_timeout, self.stream.read(&mut self.chunk));
         let result = match (&mut self.stop, interruptible) {
             (Some(stop), true) => {
                 tokio::select! {
@@ -244,7 +245,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             Some(Ok(Ok(0))) => Ok(Read::Eof),
             Some(Ok(Ok(n))) => {
                 self.inbuf
-                    .extend_from_slice(chunk.get(..n).unwrap_or_default());
+                    .extend_from_slice(self.chunk.get(..n).unwrap_or_default());
                 Ok(Read::Data)
             }
             Some(Ok(Err(e))) => Err(e),

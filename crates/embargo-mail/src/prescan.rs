@@ -14,15 +14,23 @@
 //!   encoded message/rfc822 part, which mail-parser decodes and parses again
 //!   (up to three levels deep).
 //!
-//! This pass over-approximates both costs (every `:` may be a header, every
-//! `--` a delimiter, every `boundary=` a declaration that mail-parser will
-//! look for) and, where an encoded nested message is possible, decodes every
-//! candidate region the way mail-parser would and checks that too. When an
-//! estimate exceeds its budget the message is not given to mail-parser's body
-//! parser at all; the caller falls back to reading the top-level headers.
-//! Legitimate mail stays orders of magnitude below the budgets.
+//! This pass over-approximates both costs: every `:` may be a header, every
+//! `--` a delimiter, every `boundary=` that may sit in a header section a
+//! declaration mail-parser will look for, and every encoded body that may be
+//! a nested message is decoded and checked the same way. When an estimate
+//! exceeds its budget the message is not given to mail-parser's body parser;
+//! the caller falls back to the top-level headers. Legitimate mail stays far
+//! below the budgets.
+//!
+//! Where mail-parser reads headers: at the start of the buffer, right after
+//! any `--` + boundary match (anywhere in a line), and after the header
+//! section of a message/rfc822 or message/global part (or of any part inside a
+//! multipart/digest). A header section certainly ends at an empty line
+//! (`\n\n` or `\n\r\n`) and may end at a whitespace-only one. The tracker
+//! below errs on the side of "may be a header" everywhere.
 
 use std::collections::HashMap;
+use std::iter::Peekable;
 
 use memchr::{memchr_iter, memmem};
 
@@ -33,8 +41,6 @@ const HEADER_COST: u64 = 128;
 const PART_COST: u64 = 192;
 /// Boundary values longer than this are not searched for (cost assumed).
 const MAX_BOUNDARY_LEN: usize = 1000;
-/// More concurrent base64 decoders than this in one region is not mail.
-const MAX_THREADS_PER_REGION: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exceeded {
@@ -54,9 +60,9 @@ impl Budget {
         let n = len as u64;
         const MIB: u64 = 1024 * 1024;
         Budget {
-            memory: n.saturating_mul(8).saturating_add(64 * MIB),
+            memory: n.saturating_mul(4).saturating_add(48 * MIB),
             seek: n.saturating_mul(16).saturating_add(16 * MIB),
-            work: n.saturating_mul(32).saturating_add(32 * MIB),
+            work: n.saturating_mul(12).saturating_add(32 * MIB),
         }
     }
 
@@ -83,6 +89,8 @@ pub(crate) fn check(raw: &[u8]) -> Result<(), Exceeded> {
     scan(raw, MAX_ENCODED_NESTING, &mut budget)
 }
 
+/// Checks one buffer that mail-parser parses from its first byte: the raw
+/// message, or the decoded body of a nested message.
 fn scan(buf: &[u8], depth_left: u32, budget: &mut Budget) -> Result<(), Exceeded> {
     let lower = buf.to_ascii_lowercase();
 
@@ -101,29 +109,27 @@ fn scan(buf: &[u8], depth_left: u32, budget: &mut Budget) -> Result<(), Exceeded
             .saturating_add(parts.saturating_mul(PART_COST)),
     )?;
 
-    check_boundaries(buf, &lower, budget)?;
-
-    // mail-parser only re-parses decoded content for a part whose type is
-    // message/rfc822 or message/global, or a multipart/digest child. Those
-    // tokens are in this buffer's own headers, unencoded and contiguous
-    // (mail-parser does not join a subtype across comments or folding).
-    let can_nest = depth_left > 0
-        && (memmem::find(&lower, b"rfc822").is_some()
-            || memmem::find(&lower, b"global").is_some()
-            || memmem::find(&lower, b"digest").is_some());
+    let nested = structure(buf, &lower, depth_left > 0, budget)?;
     drop(lower);
-    if !can_nest {
-        return Ok(());
-    }
 
-    for decoded in base64_candidates(buf, budget)? {
-        scan(&decoded, depth_left - 1, budget)?;
-    }
-    if buf.contains(&b'=') {
-        let decoded = qp_decode(buf);
-        budget.charge_work(decoded.len() as u64)?;
-        if decoded != buf {
-            scan(&decoded, depth_left - 1, budget)?;
+    for body in nested {
+        let rest = buf.get(body.start..).unwrap_or_default();
+        if body.base64 {
+            let decoded = base64_body(rest);
+            budget.charge_work(decoded.len() as u64)?;
+            // Shorter than "a:\n\n--x" cannot hold anything that costs.
+            if decoded.len() >= 8 {
+                scan(&decoded, depth_left - 1, budget)?;
+            }
+        }
+        if body.quoted_printable && rest.contains(&b'=') {
+            budget.charge_work(rest.len() as u64)?;
+            let decoded = qp_decode(rest);
+            // Identical bytes were already checked as part of this buffer,
+            // in a context at least as permissive.
+            if decoded != rest {
+                scan(&decoded, depth_left - 1, budget)?;
+            }
         }
     }
     Ok(())
@@ -133,39 +139,228 @@ fn count(haystack: &[u8], needle: &[u8]) -> u64 {
     memmem::find_iter(haystack, needle).count() as u64
 }
 
-/// Charges, for every `boundary=` in the buffer, the distance mail-parser
-/// would scan to find its first delimiter (or to the end of the buffer when
-/// there is none or the value cannot be read exactly).
-fn check_boundaries(buf: &[u8], lower: &[u8], budget: &mut Budget) -> Result<(), Exceeded> {
-    let blank_lines = BlankLines::new(buf);
-    let mut blank_lines = blank_lines.peekable_from();
-    // Last position at which each boundary's delimiter was found.
-    let mut found_at: HashMap<Vec<u8>, usize> = HashMap::new();
+/// Where an encoded body that may be a nested message starts, and how it
+/// may be encoded.
+struct NestedBody {
+    start: usize,
+    base64: bool,
+    quoted_printable: bool,
+}
 
-    for pos in memmem::find_iter(lower, b"boundary") {
-        let after = pos.saturating_add(8);
-        let worst = buf.len().saturating_sub(pos) as u64;
-        let value = match declaration_value(buf, after) {
-            Declaration::NotOne => continue,
-            Declaration::Unknown => {
-                budget.charge_seek(worst)?;
-                continue;
+/// The events of the header-context tracker, by kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Dash,
+    Message,
+    Base64,
+    QuotedPrintable,
+    EncodedWord,
+    Declaration,
+    /// A whitespace-only line: (end, empty).
+    Blank(usize, bool),
+}
+
+type Finds<'a> = Peekable<memmem::FindIter<'a, 'static>>;
+
+/// Walks the buffer once, in order: tracks where header sections may be,
+/// charges the boundary declarations found in them, and lists the bodies
+/// that may be encoded nested messages.
+fn structure(
+    buf: &[u8],
+    lower: &[u8],
+    find_nested: bool,
+    budget: &mut Budget,
+) -> Result<Vec<NestedBody>, Exceeded> {
+    let mut sources: [(Event, Finds<'_>); 6] = [
+        (Event::Dash, memmem::find_iter(buf, b"--").peekable()),
+        (
+            Event::Message,
+            memmem::find_iter(lower, b"rfc822").peekable(),
+        ),
+        (
+            Event::Message,
+            memmem::find_iter(lower, b"global").peekable(),
+        ),
+        (
+            Event::Base64,
+            memmem::find_iter(lower, b"base64").peekable(),
+        ),
+        (
+            Event::QuotedPrintable,
+            memmem::find_iter(lower, b"quoted-printable").peekable(),
+        ),
+        (Event::EncodedWord, memmem::find_iter(buf, b"=?").peekable()),
+    ];
+    let mut declarations = memmem::find_iter(lower, b"boundary").peekable();
+    let mut blanks = WhitespaceLines::new(buf).peekable();
+    let digest = memmem::find(lower, b"digest").is_some();
+
+    let mut seeks = Seeks::new(buf);
+    let mut nested = Vec::new();
+    let mut in_header = true;
+    let mut names_message = false;
+    let mut base64 = false;
+    let mut quoted_printable = false;
+
+    loop {
+        // The earliest pending event.
+        let mut next: Option<(usize, Event)> = None;
+        let mut consider = |at: usize, event: Event| {
+            if next.is_none_or(|(best, _)| at < best) {
+                next = Some((at, event));
             }
+        };
+        for (event, finds) in &mut sources {
+            if let Some(&at) = finds.peek() {
+                consider(at, *event);
+            }
+        }
+        if let Some(&at) = declarations.peek() {
+            consider(at, Event::Declaration);
+        }
+        if let Some(&(start, end, empty)) = blanks.peek() {
+            consider(start, Event::Blank(end, empty));
+        }
+        let Some((at, event)) = next else {
+            break;
+        };
+        match event {
+            Event::Blank(..) => {
+                blanks.next();
+            }
+            Event::Declaration => {
+                declarations.next();
+            }
+            _ => {
+                for (kind, finds) in &mut sources {
+                    if *kind == event && finds.peek() == Some(&at) {
+                        finds.next();
+                        break;
+                    }
+                }
+            }
+        }
+        match event {
+            // A delimiter may start a header section. What the current one
+            // said is kept: the "--" may just as well be inside a header.
+            Event::Dash => in_header = true,
+            Event::Message => names_message |= in_header,
+            Event::Base64 => base64 |= in_header,
+            Event::QuotedPrintable => quoted_printable |= in_header,
+            Event::EncodedWord => {
+                // An encoded word may hide the transfer encoding's name.
+                base64 |= in_header;
+                quoted_printable |= in_header;
+            }
+            Event::Declaration => {
+                if in_header {
+                    seeks.charge(at, budget)?;
+                }
+            }
+            Event::Blank(end, empty) => {
+                let nests = names_message || digest;
+                if find_nested && in_header && nests && (base64 || quoted_printable) {
+                    nested.push(NestedBody {
+                        start: end,
+                        base64,
+                        quoted_printable,
+                    });
+                }
+                // Only an empty line certainly ends a header section; what
+                // follows is another one if this one opened a nested message.
+                if empty && in_header {
+                    in_header = nests;
+                    names_message = false;
+                    base64 = false;
+                    quoted_printable = false;
+                }
+            }
+        }
+    }
+    Ok(nested)
+}
+
+/// Whitespace-only lines as (start, end, empty), in order, lazily. `empty`
+/// means nothing but an optional CR before the LF.
+struct WhitespaceLines<'a> {
+    buf: &'a [u8],
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> WhitespaceLines<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        WhitespaceLines {
+            buf,
+            newlines: memchr_iter(b'\n', buf),
+        }
+    }
+}
+
+impl Iterator for WhitespaceLines<'_> {
+    type Item = (usize, usize, bool);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        for nl in self.newlines.by_ref() {
+            let start = nl + 1;
+            let mut i = start;
+            let mut only_cr = true;
+            while let Some(&c) = self.buf.get(i) {
+                match c {
+                    b'\r' => {}
+                    b' ' | b'\t' => only_cr = false,
+                    _ => break,
+                }
+                i += 1;
+            }
+            if self.buf.get(i) == Some(&b'\n') {
+                let empty = only_cr && i.saturating_sub(start) <= 1;
+                return Some((start, i + 1, empty));
+            }
+        }
+        None
+    }
+}
+
+/// Charges boundary declarations the distance mail-parser would scan for
+/// their first delimiter.
+struct Seeks<'a> {
+    buf: &'a [u8],
+    /// Ends of empty lines: mail-parser starts looking after the header
+    /// section, which ends at or before the first empty line after the
+    /// declaration. Starting there can only overcharge.
+    search_starts: Peekable<EmptyLineEnds<'a>>,
+    /// Last position at which each boundary's delimiter was found.
+    found_at: HashMap<Vec<u8>, usize>,
+}
+
+impl<'a> Seeks<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        Seeks {
+            buf,
+            search_starts: EmptyLineEnds::new(buf).peekable(),
+            found_at: HashMap::new(),
+        }
+    }
+
+    /// `pos` is where the word "boundary" starts; positions come in order.
+    fn charge(&mut self, pos: usize, budget: &mut Budget) -> Result<(), Exceeded> {
+        let buf = self.buf;
+        let worst = buf.len().saturating_sub(pos) as u64;
+        let value = match declaration_value(buf, pos.saturating_add(8)) {
+            Declaration::NotOne => return Ok(()),
+            Declaration::Unknown => return budget.charge_seek(worst),
             Declaration::Value(v) => v,
         };
         if value.is_empty() {
-            continue; // mail-parser does not search for an empty boundary
+            return Ok(()); // mail-parser does not search for an empty boundary
         }
-        // mail-parser starts looking after the header section that holds the
-        // declaration. Starting at the end of the first CRLFCRLF/LFLF after
-        // it is at or after that point, which can only overcharge.
-        let Some(start) = blank_lines.next_after(pos) else {
+        while self.search_starts.next_if(|&end| end <= pos).is_some() {}
+        let Some(&start) = self.search_starts.peek() else {
             // No empty line follows; a whitespace-only line might still end
             // the header section, so assume the worst.
-            budget.charge_seek(worst)?;
-            continue;
+            return budget.charge_seek(worst);
         };
-        let cost = match found_at.get(value) {
+        let cost = match self.found_at.get(value) {
             Some(&at) if at >= start => at - start,
             _ => {
                 let mut needle = Vec::with_capacity(value.len().saturating_add(2));
@@ -176,16 +371,46 @@ fn check_boundaries(buf: &[u8], lower: &[u8], budget: &mut Budget) -> Result<(),
                     .and_then(|tail| memmem::find(tail, &needle))
                 {
                     Some(offset) => {
-                        found_at.insert(value.to_vec(), start.saturating_add(offset));
+                        self.found_at
+                            .insert(value.to_vec(), start.saturating_add(offset));
                         offset
                     }
                     None => buf.len().saturating_sub(start),
                 }
             }
         };
-        budget.charge_seek(cost as u64)?;
+        budget.charge_seek(cost as u64)
     }
-    Ok(())
+}
+
+/// Ends of empty lines (just after `\n\n` or `\n\r\n`), in order, lazily.
+struct EmptyLineEnds<'a> {
+    buf: &'a [u8],
+    newlines: memchr::Memchr<'a>,
+}
+
+impl<'a> EmptyLineEnds<'a> {
+    fn new(buf: &'a [u8]) -> Self {
+        EmptyLineEnds {
+            buf,
+            newlines: memchr_iter(b'\n', buf),
+        }
+    }
+}
+
+impl Iterator for EmptyLineEnds<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        for nl in self.newlines.by_ref() {
+            match self.buf.get(nl + 1) {
+                Some(b'\n') => return Some(nl + 2),
+                Some(b'\r') if self.buf.get(nl + 2) == Some(&b'\n') => return Some(nl + 3),
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 enum Declaration<'a> {
@@ -197,6 +422,9 @@ enum Declaration<'a> {
     Value(&'a [u8]),
 }
 
+/// Reads the value after the word "boundary" at `i`. Where mail-parser could
+/// end up with a different value than a plain reading gives, the answer is
+/// `Unknown` and the declaration is charged as if its boundary never came.
 fn declaration_value(buf: &[u8], mut i: usize) -> Declaration<'_> {
     let at = |i: usize| buf.get(i).copied();
     while matches!(at(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
@@ -265,52 +493,6 @@ fn declaration_value(buf: &[u8], mut i: usize) -> Declaration<'_> {
     Declaration::Value(value)
 }
 
-/// Positions just after each empty line (`\n\n` or `\n\r\n`), in order.
-struct BlankLines {
-    ends: Vec<usize>,
-}
-
-impl BlankLines {
-    fn new(buf: &[u8]) -> Self {
-        let mut ends = Vec::new();
-        for nl in memchr_iter(b'\n', buf) {
-            let next = nl + 1;
-            match buf.get(next) {
-                Some(b'\n') => ends.push(next + 1),
-                Some(b'\r') if buf.get(next + 1) == Some(&b'\n') => ends.push(next + 2),
-                _ => {}
-            }
-        }
-        BlankLines { ends }
-    }
-
-    fn peekable_from(self) -> BlankCursor {
-        BlankCursor {
-            ends: self.ends,
-            index: 0,
-        }
-    }
-}
-
-struct BlankCursor {
-    ends: Vec<usize>,
-    index: usize,
-}
-
-impl BlankCursor {
-    /// First blank-line end after `pos`; positions are asked in increasing
-    /// order, so the cursor only moves forward.
-    fn next_after(&mut self, pos: usize) -> Option<usize> {
-        while let Some(&end) = self.ends.get(self.index) {
-            if end > pos {
-                return Some(end);
-            }
-            self.index += 1;
-        }
-        None
-    }
-}
-
 fn base64_value(c: u8) -> Option<u32> {
     match c {
         b'A'..=b'Z' => Some(u32::from(c - b'A')),
@@ -367,50 +549,20 @@ impl Decoder {
     }
 }
 
-/// Decodes every stretch of the buffer that mail-parser could decode as a
-/// base64 body, from every line start, at every alignment that can differ.
-///
-/// A body that mail-parser decodes consists only of base64 characters,
-/// whitespace, `=` and single dashes, contains no `--` (that ends it) and
-/// starts at a line start. Decoders started at two line starts produce the
-/// same bytes from the first point where both are at a group boundary, so a
-/// new decoder is only needed when no running one is at a group boundary.
-fn base64_candidates(buf: &[u8], budget: &mut Budget) -> Result<Vec<Vec<u8>>, Exceeded> {
-    let mut outputs = Vec::new();
-    let mut threads: Vec<Decoder> = Vec::new();
-    let mut line_start = true;
+/// Decodes what mail-parser would decode as a base64 body starting at the
+/// beginning of `body`: up to the first character that is not base64,
+/// whitespace, `=` or a single dash (a valid body ends at `--boundary`).
+fn base64_body(body: &[u8]) -> Vec<u8> {
+    let mut decoder = Decoder::new();
     let mut prev = 0u8;
-
-    for &c in buf {
-        let ends_region = !in_base64_region(c) || (c == b'-' && prev == b'-');
-        if ends_region {
-            finish(&mut threads, &mut outputs);
-        } else {
-            if line_start && !threads.iter().any(|t| t.count == 0) {
-                if threads.len() >= MAX_THREADS_PER_REGION {
-                    return Err(Exceeded::Work);
-                }
-                threads.push(Decoder::new());
-            }
-            budget.charge_work(threads.len() as u64)?;
-            for t in &mut threads {
-                t.push(c);
-            }
+    for &c in body {
+        if !in_base64_region(c) || (c == b'-' && prev == b'-') {
+            break;
         }
-        line_start = c == b'\n';
+        decoder.push(c);
         prev = c;
     }
-    finish(&mut threads, &mut outputs);
-    Ok(outputs)
-}
-
-fn finish(threads: &mut Vec<Decoder>, outputs: &mut Vec<Vec<u8>>) {
-    for t in threads.drain(..) {
-        // Shorter than "a:\n\n--x" cannot hold anything that costs.
-        if t.out.len() >= 8 {
-            outputs.push(t.out);
-        }
-    }
+    decoder.out
 }
 
 fn hex_value(c: u8) -> Option<u8> {
@@ -514,5 +666,86 @@ mod tests {
             s.push_str("a:\n");
         }
         assert_eq!(check(s.as_bytes()), Err(Exceeded::Memory));
+    }
+
+    fn bomb(len: usize) -> String {
+        let mut s = String::from("From: a@b\nContent-Type: multipart/mixed; boundary=B\n\n");
+        while s.len() < len {
+            s.push_str("--B\nContent-Type: multipart/mixed; boundary=NOPE\n\nx\n");
+        }
+        s
+    }
+
+    fn b64(data: &[u8]) -> String {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(data);
+        encoded
+            .as_bytes()
+            .chunks(76)
+            .map(|c| format!("{}\n", String::from_utf8_lossy(c)))
+            .collect()
+    }
+
+    #[test]
+    fn quoted_mime_in_a_body_is_not_a_declaration() {
+        let mut s = String::from("From: a@b\nContent-Type: text/plain\n\n");
+        let body = "Content-Type: multipart/mixed; boundary=NOPE\n".repeat(200);
+        s.push_str(&body);
+        s.push_str(&"x".repeat(1_000_000));
+        // 200 failing searches over 1 MB would exceed the seek budget.
+        assert!(check(s.as_bytes()).is_ok());
+        // The same declarations in header sections (after delimiters) count.
+        let mut s = String::from("From: a@b\nContent-Type: multipart/mixed; boundary=B\n\n");
+        for _ in 0..200 {
+            s.push_str("--B\nContent-Type: multipart/mixed; boundary=NOPE\n\nx\n");
+        }
+        s.push_str(&"x".repeat(1_000_000));
+        assert_eq!(check(s.as_bytes()), Err(Exceeded::Seek));
+    }
+
+    #[test]
+    fn encoded_nested_messages_are_decoded() {
+        let inner = bomb(1_500_000);
+        for (header, body) in [
+            (
+                "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64",
+                b64(inner.as_bytes()),
+            ),
+            (
+                "Content-Type: message/global\nContent-Transfer-Encoding: =?us-ascii?q?base64?=",
+                b64(inner.as_bytes()),
+            ),
+            (
+                "Content-Transfer-Encoding: quoted-printable\nContent-Type: message/rfc822",
+                inner.replace("boundary", "bound=\nary"),
+            ),
+            (
+                "Content-Type: message/rfc822\nX-Note: -- not a delimiter\nContent-Transfer-Encoding: base64",
+                b64(inner.as_bytes()),
+            ),
+        ] {
+            let s = format!(
+                "From: a@b\nContent-Type: multipart/mixed; boundary=o\n\n--o\n{header}\n\n{body}\n--o--\n"
+            );
+            assert_eq!(check(s.as_bytes()), Err(Exceeded::Seek), "{header}");
+        }
+        // A digest child is a message without saying so.
+        let s = format!(
+            "From: a@b\nContent-Type: multipart/digest; boundary=o\n\n--o\nContent-Transfer-Encoding: base64\n\n{}\n--o--\n",
+            b64(inner.as_bytes())
+        );
+        assert_eq!(check(s.as_bytes()), Err(Exceeded::Seek));
+        // Encoded but not a message: mail-parser does not look inside.
+        let s = format!(
+            "From: a@b\nContent-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n{}\n--o--\n",
+            b64(inner.as_bytes())
+        );
+        assert!(check(s.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn whitespace_lines() {
+        let lines: Vec<_> = WhitespaceLines::new(b"a\n\n \t\r\nb\n\r\nc").collect();
+        assert_eq!(lines, vec![(2, 3, true), (3, 7, false), (9, 11, true)]);
     }
 }

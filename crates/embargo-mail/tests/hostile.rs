@@ -262,3 +262,35 @@ fn odd_but_valid_structures() {
         assert!(matches!(m.body, Body::Plain { .. }), "{raw}");
     }
 }
+
+#[test]
+fn large_legitimate_mail_is_not_flagged() {
+    // 18 MB of attachment, a forwarded message, prose that mentions MIME
+    // (boundary=... with no delimiter, "global", "rfc822"): all normal.
+    let mut x: u32 = 0x9e37_79b9;
+    let attachment: Vec<u8> = (0..13_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 8) as u8
+        })
+        .collect();
+    let fwd =
+        "From: b@example.org\r\nSubject: fwd\r\nContent-Type: text/plain\r\n\r\nforwarded\r\n";
+    let prose = "Our global parser accepts Content-Type: multipart/mixed; boundary=\"x\" and message/rfc822 parts.\r\n"
+        .repeat(20);
+    let raw = format!(
+        "{HEAD}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{prose}\r\n\
+         --outer\r\nContent-Type: message/rfc822\r\n\r\n{fwd}\r\n\
+         --outer\r\nContent-Type: application/octet-stream; name=\"dump.bin\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}--outer--\r\n",
+        base64_lines(&attachment)
+    );
+    assert!(raw.len() > 17_000_000 && raw.len() < 25 * 1024 * 1024);
+    let m = parse_timed(raw.into_bytes(), Duration::from_secs(30)).unwrap();
+    assert!(m.flags.is_empty(), "{:?}", m.flags);
+    assert_eq!(m.attachments.len(), 2);
+    assert_eq!(m.attachments[1].bytes, attachment);
+}

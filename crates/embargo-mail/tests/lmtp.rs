@@ -450,3 +450,18 @@ async fn idle_timeout() {
     result.unwrap();
     assert!(out.contains("421 4.4.2"), "{out}");
 }
+
+#[test]
+fn session_future_is_send() {
+    // The binary spawns one session per connection.
+    fn assert_send<T: Send>(_: &T) {}
+    let fake = Fake::accepting();
+    let lim = limits();
+    let (_client, server) = tokio::io::duplex(64);
+    let future = session(server, "mx.test", &lim, &fake);
+    assert_send(&future);
+    let (_client, server) = tokio::io::duplex(64);
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let future = session_until(server, "mx.test", &lim, &fake, Some(rx));
+    assert_send(&future);
+}

@@ -7,9 +7,11 @@ use jiff::Timestamp;
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::db::{get, get_tracking_id, get_uuid, message_id_hash, ms};
+use crate::db::{
+    get, get_opt_ts, get_parsed, get_tracking_id, get_ts, get_u32, get_uuid, message_id_hash, ms,
+};
 use crate::error::{Result, StoreError};
-use crate::model::{NewAttachment, Signature};
+use crate::model::{NewAttachment, OutboxState, Signature};
 use crate::{Store, Tx};
 
 /// The readable part of a filed message, replaced after a successful retry
@@ -48,6 +50,20 @@ pub struct OutboxLink {
     pub outbox_id: Uuid,
     pub report: Option<TrackingId>,
     pub kind: String,
+}
+
+/// An outbox entry as admins see it: state and bookkeeping, no content.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxEntry {
+    pub id: Uuid,
+    pub report_id: Option<TrackingId>,
+    pub state: OutboxState,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    pub next_attempt_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    /// A short reason (e.g. an SMTP reply code), never content.
+    pub last_error: Option<String>,
 }
 
 impl Tx<'_> {
@@ -209,6 +225,58 @@ impl Store {
     pub async fn update_message(&self, message: Uuid, update: &MessageUpdate) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.update_message(message, update).await?;
+        tx.commit().await
+    }
+}
+
+impl Store {
+    /// Outbox entries, newest first: all, or those in `state`.
+    pub async fn list_outbox(
+        &self,
+        state: Option<OutboxState>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, report_id, state, attempts, created_at, next_attempt_at, sent_at, last_error \
+             FROM outbox WHERE ($1 IS NULL OR state = $1) ORDER BY created_at DESC, id DESC LIMIT $2",
+        )
+        .bind(state.map(|s| s.as_str()))
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    id: get_uuid(r, "id")?,
+                    report_id: get::<Option<String>>(r, "report_id")?
+                        .map(|s| crate::db::parse_tracking_id(&s))
+                        .transpose()?,
+                    state: get_parsed(r, "state")?,
+                    attempts: get_u32(r, "attempts")?,
+                    created_at: get_ts(r, "created_at")?,
+                    next_attempt_at: get_ts(r, "next_attempt_at")?,
+                    sent_at: get_opt_ts(r, "sent_at")?,
+                    last_error: get(r, "last_error")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts a dead-lettered entry back in the queue, due at `now`, with
+    /// its attempts counted from zero again.
+    pub async fn retry_outbox(&self, id: Uuid, now: Timestamp) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = $1, last_error = NULL \
+             WHERE id = $2 AND state = 'dead'",
+        )
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("dead outbox entry {id}")));
+        }
         tx.commit().await
     }
 }

@@ -224,6 +224,8 @@ on_both_backends!(
     publication_jobs,
     publication_claim_concurrent,
     nothing_readable_at_rest,
+    reporter_keys_links_and_retry,
+    outbox_dead_letters_can_be_retried,
 );
 
 // ---------------------------------------------------------------- data
@@ -302,7 +304,13 @@ async fn migrations_apply_twice(h: &Harness) {
         .fetch_one(h.store.pool())
         .await
         .unwrap();
-    assert_eq!(applied, 1);
+    let files = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations/sqlite"
+    ))
+    .unwrap()
+    .count();
+    assert_eq!(usize::try_from(applied).unwrap(), files);
 }
 
 async fn tracking_ids_sequential_per_year(h: &Harness) {
@@ -1782,4 +1790,178 @@ async fn sqlite_concurrent_first_open() {
         store.ping().await.unwrap();
         store.close().await;
     }
+}
+
+async fn reporter_keys_links_and_retry(h: &Harness) {
+    let s = &h.store;
+    let id = file(s, "k1@x", t0()).await;
+    assert!(s.reporter_keys(&id).await.unwrap().is_empty());
+    s.add_reporter_key(&id, b"CERT-BYTES-ONE", t0())
+        .await
+        .unwrap();
+    s.add_reporter_key(&id, b"CERT-BYTES-TWO", t0() + SignedDuration::from_secs(1))
+        .await
+        .unwrap();
+    let keys: Vec<Vec<u8>> = s
+        .reporter_keys(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.to_vec())
+        .collect();
+    assert_eq!(
+        keys,
+        vec![b"CERT-BYTES-ONE".to_vec(), b"CERT-BYTES-TWO".to_vec()]
+    );
+
+    // An outgoing message links its Message-ID to its outbox entry.
+    let mut tx = s.begin().await.unwrap();
+    let outbox = tx
+        .enqueue_outbox(
+            &NewOutbox {
+                report_id: Some(id.clone()),
+                recipients: vec!["reporter@example.org".into()],
+                body: b"ack".to_vec(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    tx.link_outbox_message("ack-1@project.example", outbox, Some(&id), "ack")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let link = s
+        .find_outbox_by_message_id("ack-1@project.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.outbox_id, outbox);
+    assert_eq!(link.report, Some(id.clone()));
+    assert_eq!(link.kind, "ack");
+    assert!(
+        s.find_outbox_by_message_id("other@x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Unreadable and unknown-signer messages are retry candidates; an
+    // update replaces their readable part and attachments.
+    let mut unreadable = message("k2@x", "", t0());
+    unreadable.encrypted = true;
+    unreadable.decrypt_error = Some("no-matching-key".into());
+    unreadable.attachments = vec![NewAttachment {
+        filename: Some("x.pgp".into()),
+        content_type: "application/octet-stream".into(),
+        content: b"ciphertext".to_vec(),
+    }];
+    let filed = s.add_message(&id, unreadable).await.unwrap();
+    let mut unknown = message("k3@x", "signed", t0());
+    unknown.signature.status = SigStatus::UnknownKey;
+    s.add_message(&id, unknown).await.unwrap();
+    let candidates = s.retry_candidates(Some(&id)).await.unwrap();
+    assert_eq!(candidates.len(), 2);
+    assert_eq!(s.retry_candidates(None).await.unwrap().len(), 2);
+    s.update_message(
+        filed.message(),
+        &embargo_store::MessageUpdate {
+            subject: "decrypted subject".into(),
+            body_text: "decrypted body".into(),
+            decrypted: true,
+            decrypt_error: None,
+            signature: Signature::none(),
+            attachments: vec![NewAttachment {
+                filename: Some("x".into()),
+                content_type: "text/plain".into(),
+                content: b"plain".to_vec(),
+            }],
+        },
+    )
+    .await
+    .unwrap();
+    let detail = s.get_report(&id).await.unwrap();
+    let m = detail
+        .messages
+        .iter()
+        .find(|m| m.id == filed.message())
+        .unwrap();
+    assert!(m.decrypted && m.decrypt_error.is_none());
+    assert_eq!(m.body_text, "decrypted body");
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments[0].filename.as_deref(), Some("x"));
+    assert_eq!(s.retry_candidates(Some(&id)).await.unwrap().len(), 1);
+    let missing = s
+        .update_message(
+            uuid::Uuid::now_v7(),
+            &embargo_store::MessageUpdate {
+                subject: String::new(),
+                body_text: String::new(),
+                decrypted: false,
+                decrypt_error: None,
+                signature: Signature::none(),
+                attachments: Vec::new(),
+            },
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+
+    // Reporter keys are sealed like everything else.
+    let rest = h.at_rest_bytes().await;
+    let hex_of = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for needle in [&b"CERT-BYTES-ONE"[..], b"decrypted body"] {
+        assert!(!rest.windows(needle.len()).any(|w| w == needle));
+        assert!(!String::from_utf8_lossy(&rest).contains(&hex_of(needle)));
+    }
+}
+
+async fn outbox_dead_letters_can_be_retried(h: &Harness) {
+    let s = &h.store;
+    let id = s
+        .enqueue_outbox(
+            &NewOutbox {
+                report_id: None,
+                recipients: vec!["x@example.org".into()],
+                body: b"m".to_vec(),
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(s.retry_outbox(id, t0()).await, Err(StoreError::NotFound(_))),
+        "only dead entries"
+    );
+    let claimed = s
+        .claim_outbox("w", SignedDuration::from_mins(1), t0(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    s.mark_failed(id, "w", "SMTP 550", Retry::Dead)
+        .await
+        .unwrap();
+    let dead = s
+        .list_outbox(Some(embargo_store::OutboxState::Dead), 10)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id);
+    assert_eq!(dead[0].last_error.as_deref(), Some("SMTP 550"));
+    assert_eq!(dead[0].attempts, 1);
+    s.retry_outbox(id, t0() + SignedDuration::from_mins(5))
+        .await
+        .unwrap();
+    let all = s.list_outbox(None, 10).await.unwrap();
+    assert_eq!(all[0].state, embargo_store::OutboxState::Queued);
+    assert_eq!(all[0].attempts, 0);
+    let again = s
+        .claim_outbox(
+            "w2",
+            SignedDuration::from_mins(1),
+            t0() + SignedDuration::from_mins(5),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
 }

@@ -18,6 +18,7 @@
 //! * SQL uses `$1, $2, …` placeholders on both backends.
 
 mod db;
+mod disclosure;
 mod error;
 mod mailflow;
 mod model;
@@ -41,8 +42,12 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
 pub use db::{hash_token, message_id_hash};
+pub use disclosure::{
+    AdvisoryText, Approval, Disclosure, DisclosureWrite, JobRelease, MAX_APPROVALS_REQUIRED,
+    PlaceholderIssue,
+};
 pub use error::{Result, StoreError};
-pub use mailflow::{MessageUpdate, OutboxLink, RetryCandidate};
+pub use mailflow::{MessageUpdate, OutboxEntry, OutboxLink, RetryCandidate};
 pub use model::{
     Actor, AttachmentMeta, Backend, Direction, Event, FailedLogins, Filed, JobOutcome, JobState,
     MessageDetail, NewAttachment, NewMessage, NewOutbox, NewReport, NewSession, NewUser,

@@ -56,6 +56,16 @@ pub enum Command {
 pub enum OutboxCommand {
     /// Deliver everything due now; exits when only retries are left.
     Flush,
+    /// Outbox entries, newest first (state and bookkeeping, no content).
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only entries in this state: queued, sending, sent, dead.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Queue a dead-lettered entry again.
+    Retry { id: String },
 }
 
 #[derive(Debug, Subcommand)]

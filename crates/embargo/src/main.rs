@@ -113,6 +113,10 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
             .await
         }
         Command::Outbox(cli::OutboxCommand::Flush) => outbox_flush(&config).await,
+        Command::Outbox(cli::OutboxCommand::List { json: _, state }) => {
+            outbox_list(&config, state.as_deref()).await
+        }
+        Command::Outbox(cli::OutboxCommand::Retry { id }) => outbox_retry(&config, &id).await,
     }
 }
 
@@ -131,5 +135,39 @@ async fn outbox_flush(config: &config::Config) -> Result<(), Failure> {
             "dead": counts.dead,
         })
     );
+    Ok(())
+}
+
+async fn outbox_list(config: &config::Config, state: Option<&str>) -> Result<(), Failure> {
+    let state = state
+        .map(|s| {
+            s.parse::<embargo_store::OutboxState>()
+                .map_err(|()| anyhow::anyhow!("bad --state {s:?} (queued, sending, sent, dead)"))
+        })
+        .transpose()?;
+    let store = init::open_store(config).await?;
+    let entries = store
+        .list_outbox(state, 1000)
+        .await
+        .map_err(anyhow::Error::new)?;
+    store.close().await;
+    println!("{}", serde_json::to_string_pretty(&entries)?);
+    Ok(())
+}
+
+async fn outbox_retry(config: &config::Config, id: &str) -> Result<(), Failure> {
+    let uuid = uuid::Uuid::parse_str(id).map_err(|_| anyhow::anyhow!("bad outbox ID {id:?}"))?;
+    let store = init::open_store(config).await?;
+    store
+        .retry_outbox(uuid, jiff::Timestamp::now())
+        .await
+        .map_err(|e| match e {
+            embargo_store::StoreError::NotFound(_) => {
+                anyhow::anyhow!("no dead-lettered outbox entry {uuid}")
+            }
+            other => anyhow::Error::new(other),
+        })?;
+    store.close().await;
+    eprintln!("outbox entry {uuid} queued again");
     Ok(())
 }

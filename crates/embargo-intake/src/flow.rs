@@ -109,7 +109,9 @@ impl MailFlow {
         let reporter_cert = known.iter().find(|c| cert_has_email(c, f.reporter));
 
         let mut queued = 0;
-        if f.new_report && !opened.suppress_auto_response && !verified_member {
+        // Mail from our own address is a loop: never answered.
+        let from_ourselves = sender.eq_ignore_ascii_case(self.team.address());
+        if f.new_report && !opened.suppress_auto_response && !verified_member && !from_ourselves {
             let composed = acknowledgement(&AckContext {
                 team: &self.team,
                 settings: &self.ack,
@@ -244,6 +246,77 @@ impl MailFlow {
             };
             if self
                 .queue(tx, f.report, composed, "team-copy", "", f.now)
+                .await?
+            {
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Queues, for the leads of `wg`, a copy of a report just routed to it:
+    /// every inbound message so far, re-encrypted to each lead (or a
+    /// content-free notice for a lead without a usable key).
+    pub(crate) async fn routed_copies(
+        &self,
+        tx: &mut Tx<'_>,
+        report: &TrackingId,
+        wg: &WgName,
+        detail: &embargo_store::ReportDetail,
+        members: &[User],
+        now: Timestamp,
+    ) -> Result<usize, IntakeError> {
+        let inbound: Vec<&embargo_store::MessageDetail> = detail
+            .messages
+            .iter()
+            .filter(|m| m.direction == Direction::Inbound)
+            .collect();
+        let body: String = inbound
+            .iter()
+            .map(|m| {
+                format!(
+                    "From: {}\nSubject: {}\n\n{}\n",
+                    m.from, m.subject, m.body_text
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n-----\n\n");
+        let mut queued = 0;
+        for lead in members
+            .iter()
+            .filter(|u| u.role == Role::WgLead && u.wg.as_ref() == Some(wg))
+        {
+            let Some(email) = lead.email.as_deref() else {
+                continue;
+            };
+            let notice = || {
+                team_notice(&TeamNoticeContext {
+                    team: &self.team,
+                    tracking_id: report,
+                    member: email,
+                    kind: NoticeKind::NewReport,
+                    admin_url: self.admin_url.as_deref(),
+                    now,
+                })
+            };
+            let composed = match first_cert(lead.pgp_cert.as_deref()) {
+                Some(cert) => team_copy(&TeamCopyContext {
+                    team: &self.team,
+                    tracking_id: report,
+                    member: email,
+                    member_cert: &cert,
+                    reporter: Some(&detail.report.reporter),
+                    subject: &detail.report.subject,
+                    body_text: &body,
+                    attachments: &[],
+                    admin_url: self.admin_url.as_deref(),
+                    now,
+                })
+                .or_else(|_| notice()),
+                None => notice(),
+            };
+            if self
+                .queue(tx, report, composed, "team-copy", "", now)
                 .await?
             {
                 queued += 1;

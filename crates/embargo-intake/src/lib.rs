@@ -53,6 +53,17 @@ impl From<StoreError> for IntakeError {
     }
 }
 
+/// Why a triage did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    #[error("{0}")]
+    Refused(#[from] embargo_domain::Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Mail(#[from] IntakeError),
+}
+
 /// What filing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
@@ -319,6 +330,49 @@ impl Intake {
             counts.improved += 1;
         }
         Ok(counts)
+    }
+
+    /// Routes a report to a WG and rates it (through the domain's state
+    /// machine), and sends the WG's leads their copy, in one transaction.
+    pub async fn triage(
+        &self,
+        id: &TrackingId,
+        wg: embargo_domain::WgName,
+        severity: embargo_domain::Severity,
+        actor: &Actor,
+        policy: &embargo_domain::EmbargoPolicy,
+    ) -> Result<embargo_domain::Report, TriageError> {
+        let now = Timestamp::now();
+        let current = self.store.load_domain_report(id).await?;
+        let next = current.apply(
+            &embargo_domain::Action::Triage {
+                wg: wg.clone(),
+                severity,
+            },
+            now,
+            policy,
+        )?;
+        let detail = self.store.get_report(id).await?;
+        let members = self.store.list_users().await?;
+        let mut tx = self.store.begin().await?;
+        tx.apply_report_update(
+            current.state,
+            &next,
+            actor,
+            "triaged",
+            &format!("wg={wg} severity={severity}"),
+            now,
+        )
+        .await?;
+        // Only a new routing sends copies: re-rating within the same WG
+        // does not mail the leads again.
+        if current.wg.as_ref() != Some(&wg) {
+            self.flow
+                .routed_copies(&mut tx, id, &wg, &detail, &members, now)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(next)
     }
 
     /// Records keys a reporter sent later (e.g. a key attached to a

@@ -395,3 +395,72 @@ async fn retry_decrypts_once_the_key_is_added() {
     let again = intake.retry(None).await.unwrap();
     assert_eq!(again.improved, 0);
 }
+
+#[tokio::test]
+async fn routing_sends_the_wg_leads_their_copy_once() {
+    let w = world().await;
+    let lead_key = Keyring::from(generate_team_key("lead@project.example").unwrap());
+    add_member(
+        &w,
+        "lea",
+        Role::WgLead,
+        Some("katib"),
+        "lead@project.example",
+        Some(&lead_key),
+    )
+    .await;
+    add_member(
+        &w,
+        "leo",
+        Role::WgLead,
+        Some("pipelines"),
+        "leo@project.example",
+        None,
+    )
+    .await;
+    let out = w
+        .intake
+        .file(plain("w1@example.org", "katib overflow", SECRET, ""))
+        .await
+        .unwrap();
+    assert!(
+        to(&take_outbox(&w).await, "lead@project.example").is_empty(),
+        "not routed yet"
+    );
+
+    let policy = embargo_domain::EmbargoPolicy::default();
+    let katib = WgName::parse("katib").unwrap();
+    w.intake
+        .triage(
+            &out.report,
+            katib.clone(),
+            embargo_domain::Severity::High,
+            &embargo_store::Actor::System,
+            &policy,
+        )
+        .await
+        .unwrap();
+    let items = take_outbox(&w).await;
+    let copy = to(&items, "lead@project.example");
+    assert_eq!(copy.len(), 1);
+    assert!(copy[0].contains("multipart/encrypted") && !copy[0].contains("CANARY-FLOW"));
+    assert!(
+        to(&items, "leo@project.example").is_empty(),
+        "other WGs' leads get nothing"
+    );
+
+    // Re-rating within the same WG does not mail again; a refusal is typed.
+    w.intake
+        .triage(
+            &out.report,
+            katib,
+            embargo_domain::Severity::Critical,
+            &embargo_store::Actor::System,
+            &policy,
+        )
+        .await
+        .unwrap();
+    assert!(take_outbox(&w).await.is_empty());
+    let state = w.store.load_domain_report(&out.report).await.unwrap();
+    assert_eq!(state.severity, Some(embargo_domain::Severity::Critical));
+}

@@ -1,7 +1,8 @@
 //! `report list|show|triage`.
 
 use anyhow::{Context, anyhow};
-use embargo_domain::{Action, Severity, TrackingId, WgName};
+use embargo_domain::{Severity, TrackingId, WgName};
+use embargo_intake::TriageError;
 use embargo_store::{Actor, ReportFilter, Store, StoreError};
 
 use crate::Failure;
@@ -82,29 +83,20 @@ async fn triage(
         Some(s) => s.parse().context("bad --severity")?,
         None => current.severity.unwrap_or(Severity::Medium),
     };
-    let now = jiff::Timestamp::now();
-    let next = current
-        .apply(
-            &Action::Triage {
-                wg: wg.clone(),
-                severity,
-            },
-            now,
-            &config.policy,
-        )
-        .map_err(|refusal| anyhow!("report {id} cannot be triaged: {refusal}"))?;
-    store
-        .apply_report_update(
-            current.state,
-            &next,
-            &actor,
-            "triaged",
-            &format!("wg={wg} severity={severity}"),
-            now,
-        )
+    let keyring = crate::init::load_keyring(config)?;
+    let intake = crate::mailflow::intake(
+        config,
+        std::sync::Arc::new(store.clone()),
+        std::sync::Arc::new(keyring),
+    )?;
+    intake
+        .triage(&id, wg, severity, &actor, &config.policy)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => anyhow!("report {id} changed meanwhile; try again"),
+            TriageError::Refused(refusal) => anyhow!("report {id} cannot be triaged: {refusal}"),
+            TriageError::Store(StoreError::Conflict(_)) => {
+                anyhow!("report {id} changed meanwhile; try again")
+            }
             other => anyhow::Error::new(other).context(format!("cannot update report {id}")),
         })?;
     let summary = store.get_report(&id).await.map_err(not_found(&id))?;

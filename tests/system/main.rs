@@ -10,6 +10,7 @@
 
 mod support;
 
+mod backup;
 mod cli;
 mod ingest;
 mod mailflow;

@@ -182,7 +182,10 @@ impl Gpg {
     /// `None` when gpg is missing outside CI.
     pub fn with_key(uid: &str) -> Option<Gpg> {
         let g = Gpg { home: gpg_home()? };
-        g.ok(&["--quick-gen-key", uid, "default", "default", "never"], None);
+        g.ok(
+            &["--quick-gen-key", uid, "default", "default", "never"],
+            None,
+        );
         Some(g)
     }
 
@@ -190,7 +193,15 @@ impl Gpg {
         use std::io::Write;
         let mut c = Command::new("gpg")
             .env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--trust-model", "always", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args([
+                "--batch",
+                "--trust-model",
+                "always",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -229,7 +240,9 @@ impl Gpg {
 
 /// The OpenPGP message of a PGP/MIME mail (the armored block).
 pub fn armored_block(mail: &str) -> String {
-    let start = mail.find("-----BEGIN PGP MESSAGE-----").expect("an armored message");
+    let start = mail
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("an armored message");
     let end = mail[start..]
         .find("-----END PGP MESSAGE-----")
         .map(|i| start + i + "-----END PGP MESSAGE-----".len())

@@ -50,6 +50,11 @@ pub enum Command {
     /// Outgoing mail.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Online backup of the embedded SQLite database (sealed) to FILE.
+    Backup { file: PathBuf },
+    /// Replace the embedded SQLite database by a backup (gateway stopped;
+    /// the current database is kept beside it).
+    Restore { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! Every failure ends as one line on stderr and a non-zero exit; no panic
 //! message or backtrace reaches the operator.
 
+mod backup;
 mod cli;
 mod config;
 mod ingest;
@@ -112,6 +113,8 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
             )
             .await
         }
+        Command::Backup { file } => backup::backup(&config, &file).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Outbox(cli::OutboxCommand::Flush) => outbox_flush(&config).await,
         Command::Outbox(cli::OutboxCommand::List { json: _, state }) => {
             outbox_list(&config, state.as_deref()).await

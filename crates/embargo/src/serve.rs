@@ -31,6 +31,8 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     if !config.storage_key_file.exists() {
         init::init(config).await?;
     }
+    // One serve per data directory; `restore` waits for it to stop.
+    let _lock = crate::backup::take_serve_lock(config)?;
     // Fail early on unusable keys rather than at the first message.
     let keyring = Arc::new(init::load_keyring(config)?);
     let store = Arc::new(init::open_store(config).await?);

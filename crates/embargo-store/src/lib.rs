@@ -19,6 +19,7 @@
 
 mod db;
 mod disclosure;
+mod backup;
 mod error;
 mod mailflow;
 mod model;

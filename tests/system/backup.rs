@@ -17,7 +17,12 @@ Message-ID: <{id}>\r\n\r\n{body}\r\n"
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(raw.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(raw.as_bytes())
+        .unwrap();
     assert!(child.wait_with_output().unwrap().status.success());
 }
 
@@ -37,7 +42,10 @@ fn backup_is_sealed_and_restores() {
     assert_eq!(mode_of(&file), 0o600);
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.len() > 4096);
-    assert!(!bytes.windows(14).any(|w| w == b"CANARY-BACKUP"), "the backup is sealed");
+    assert!(
+        !bytes.windows(14).any(|w| w == b"CANARY-BACKUP"),
+        "the backup is sealed"
+    );
     // Never overwrites.
     let again = g.run(&["backup", file.to_str().unwrap()]);
     assert!(assert_one_line_error(&again).contains("exists"));

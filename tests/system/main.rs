@@ -12,6 +12,8 @@ mod support;
 
 mod backup;
 mod cli;
+mod crash;
 mod ingest;
 mod mailflow;
+mod postfix;
 mod serve;

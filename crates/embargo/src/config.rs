@@ -367,7 +367,8 @@ impl Config {
             ("mail.key_url", &settings.mail.key_url),
             ("web.public_url", &settings.web.public_url),
         ] {
-            if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            let is_http = url.starts_with("https://") || url.starts_with("http://");
+            if !url.is_empty() && !is_http {
                 return Err(invalid(key, "must be an http(s) URL"));
             }
         }

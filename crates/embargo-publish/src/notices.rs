@@ -1,0 +1,176 @@
+//! The mail that tells the reporter and the team that an advisory is
+//! public. Composed before the publication transaction, queued in it.
+
+use std::fmt;
+use std::future::Future;
+
+use embargo_domain::TrackingId;
+use embargo_outbound::{RelayContext, TeamIdentity, relay};
+use embargo_pgp::Cert;
+use embargo_store::{NewOutbox, Store};
+use jiff::Timestamp;
+
+/// What happened, for the notices. Everything here is public by now.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishedNotice<'a> {
+    pub tracking_id: &'a TrackingId,
+    pub issue_url: &'a str,
+    /// The reporter's address, when it could be read.
+    pub reporter: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+/// Composes the notices of a publication. Failures are the composer's to
+/// log (without addresses or content): a notice that cannot be composed
+/// never holds back a publication that already happened.
+pub trait Notices: Send + Sync {
+    fn published(
+        &self,
+        store: &Store,
+        notice: &PublishedNotice<'_>,
+    ) -> impl Future<Output = Vec<NewOutbox>> + Send;
+}
+
+/// No notices (tests, or a deployment without outgoing mail).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoNotices;
+
+impl Notices for NoNotices {
+    async fn published(&self, _store: &Store, _notice: &PublishedNotice<'_>) -> Vec<NewOutbox> {
+        Vec::new()
+    }
+}
+
+/// A team member who is told about publications.
+#[derive(Clone)]
+pub struct NoticeRecipient {
+    pub address: String,
+    /// The member's certificate: the notice is encrypted to it (and sent
+    /// plain, being content-free, when it cannot be used).
+    pub cert: Option<Cert>,
+}
+
+impl fmt::Debug for NoticeRecipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NoticeRecipient")
+            .field("cert", &self.cert.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Notices by mail through `embargo-outbound`: from the security address,
+/// signed by the team key, encrypted where a certificate is known. They
+/// carry the tracking ID and the public issue URL only.
+#[derive(Clone)]
+pub struct MailNotices {
+    pub team: TeamIdentity,
+    /// The team (e.g. the WG leads and the security team).
+    pub members: Vec<NoticeRecipient>,
+}
+
+impl fmt::Debug for MailNotices {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailNotices")
+            .field("team", &self.team)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+const SUBJECT: &str = "Advisory published";
+
+fn reporter_text(id: &TrackingId, url: &str) -> String {
+    format!(
+        "Hello,\n\nthe security advisory for your report {id} is public now:\n\n  {url}\n\n\
+         Thank you for reporting the issue and for coordinating its disclosure with us.\n"
+    )
+}
+
+fn team_text(id: &TrackingId, url: &str) -> String {
+    format!(
+        "The embargo of {id} has ended and its advisory is public now:\n\n  {url}\n\n\
+         The report is in state published.\n"
+    )
+}
+
+impl MailNotices {
+    fn compose(
+        &self,
+        id: &TrackingId,
+        to: &str,
+        cert: Option<&Cert>,
+        text: &str,
+        now: Timestamp,
+    ) -> Option<NewOutbox> {
+        let ctx = |cert| RelayContext {
+            team: &self.team,
+            tracking_id: id,
+            reporter: to,
+            reporter_cert: cert,
+            subject: SUBJECT,
+            body_text: text,
+            attachments: &[],
+            member: None,
+            in_reply_to: None,
+            references: &[],
+            now,
+        };
+        let composed = match relay(&ctx(cert)) {
+            Ok(c) => Ok(c),
+            // A certificate that cannot be used: the notice is public
+            // information, so it goes out in the clear rather than not.
+            Err(e) if cert.is_some() => {
+                tracing::warn!(report = %id, error = %e, "cannot encrypt a publication notice; sending it in the clear");
+                relay(&ctx(None))
+            }
+            Err(e) => Err(e),
+        };
+        match composed {
+            Ok(c) => Some(c.into_outbox(Some(id.clone()))),
+            Err(e) => {
+                tracing::warn!(report = %id, error = %e, "cannot compose a publication notice");
+                None
+            }
+        }
+    }
+}
+
+impl MailNotices {
+    /// The reporter's notice, encrypted to `cert` when given and usable.
+    /// (The [`Notices`] implementation sends it in the clear: the store
+    /// keeps no reporter certificates for it to use. A caller that has one
+    /// can implement [`Notices`] with this and [`MailNotices::to_team`].)
+    pub fn to_reporter(
+        &self,
+        notice: &PublishedNotice<'_>,
+        cert: Option<&Cert>,
+    ) -> Option<NewOutbox> {
+        let id = notice.tracking_id;
+        let reporter = notice.reporter?;
+        self.compose(
+            id,
+            reporter,
+            cert,
+            &reporter_text(id, notice.issue_url),
+            notice.now,
+        )
+    }
+
+    /// One notice per team member, encrypted where a certificate is known.
+    pub fn to_team(&self, notice: &PublishedNotice<'_>) -> Vec<NewOutbox> {
+        let id = notice.tracking_id;
+        let text = team_text(id, notice.issue_url);
+        self.members
+            .iter()
+            .filter_map(|m| self.compose(id, &m.address, m.cert.as_ref(), &text, notice.now))
+            .collect()
+    }
+}
+
+impl Notices for MailNotices {
+    async fn published(&self, _store: &Store, notice: &PublishedNotice<'_>) -> Vec<NewOutbox> {
+        let mut out: Vec<NewOutbox> = self.to_reporter(notice, None).into_iter().collect();
+        out.extend(self.to_team(notice));
+        out
+    }
+}

@@ -50,6 +50,12 @@ pub enum Command {
     /// Outgoing mail.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Publish every scheduled report whose embargo has ended.
+    Publish {
+        /// Publish what is due now (the only mode).
+        #[arg(long)]
+        due: bool,
+    },
     /// Online backup of the embedded SQLite database (sealed) to FILE.
     Backup { file: PathBuf },
     /// Replace the embedded SQLite database by a backup (gateway stopped;
@@ -98,6 +104,49 @@ pub enum ReportCommand {
     RetryDecrypt {
         /// Only this report.
         id: Option<String>,
+    },
+    /// Record agreed disclosure: embargo end and the public advisory text.
+    Schedule {
+        id: String,
+        /// RFC 3339 instant, or `2026-05-01T14:00[Europe/Berlin]`.
+        #[arg(long)]
+        at: String,
+        /// The advisory (Markdown; optional front matter: title, affected,
+        /// fixed, credit, cve).
+        #[arg(long)]
+        advisory: PathBuf,
+        #[arg(long)]
+        by: String,
+    },
+    /// Approve the scheduled disclosure (two-person rule).
+    Approve {
+        id: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Take back an agreed disclosure (back to accepted).
+    Unschedule {
+        id: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// The reporter withdrew the report; cancels any publication.
+    Withdraw {
+        id: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Queue a failed publication again.
+    RetryPublication {
+        id: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// A published advisory as OSV or CSAF 2.0 JSON.
+    Export {
+        id: String,
+        #[arg(long, default_value = "osv")]
+        format: String,
     },
     /// Route a report to a WG and rate its severity.
     Triage {

@@ -40,6 +40,7 @@ pub struct Settings {
     pub github: GitHub,
     pub metrics: Metrics,
     pub embargo: Embargo,
+    pub publish: Publish,
     pub log: Log,
     #[serde(rename = "wg")]
     pub wgs: Vec<Wg>,
@@ -136,6 +137,28 @@ pub struct Embargo {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct Publish {
+    /// Team members who must approve a disclosure (1, or 2 for the
+    /// two-person rule).
+    pub approvals: u32,
+    /// The IANA time zone embargo ends are shown in (besides UTC).
+    pub time_zone: String,
+    /// Seconds between runs of the publication scheduler in `serve`.
+    pub interval_seconds: u32,
+}
+
+impl Default for Publish {
+    fn default() -> Self {
+        Self {
+            approvals: 1,
+            time_zone: "UTC".into(),
+            interval_seconds: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Log {
     /// `text` or `json`.
     pub format: String,
@@ -152,6 +175,9 @@ pub struct Wg {
     pub leads: Vec<String>,
     pub images: Vec<String>,
     pub keywords: Vec<String>,
+    /// Open a vague placeholder issue when a report is accepted and fill it
+    /// in at disclosure.
+    pub placeholder: bool,
 }
 
 impl Default for Web {
@@ -419,6 +445,21 @@ impl Config {
             return Err(invalid("github.api_url", "must be an http(s) URL"));
         }
 
+        if !(1..=2).contains(&settings.publish.approvals) {
+            return Err(invalid("publish.approvals", "must be 1 or 2"));
+        }
+        if jiff::tz::TimeZone::get(&settings.publish.time_zone).is_err() {
+            return Err(invalid(
+                "publish.time_zone",
+                format!("{:?} is not an IANA time zone", settings.publish.time_zone),
+            ));
+        }
+        if !(1..=86_400).contains(&settings.publish.interval_seconds) {
+            return Err(invalid(
+                "publish.interval_seconds",
+                "must be between 1 and 86400",
+            ));
+        }
         if !matches!(settings.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }

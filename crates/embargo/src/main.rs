@@ -9,6 +9,7 @@ mod config;
 mod ingest;
 mod init;
 mod mailflow;
+mod publish;
 mod report;
 mod serve;
 
@@ -112,6 +113,12 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
                 },
             )
             .await
+        }
+        Command::Publish { due: _ } => {
+            let store = init::open_store(&config).await?;
+            let result = publish::publish_due(&config, &store).await;
+            store.close().await;
+            result
         }
         Command::Backup { file } => backup::backup(&config, &file).await,
         Command::Restore { file } => backup::restore(&config, &file).await,

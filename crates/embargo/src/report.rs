@@ -31,6 +31,27 @@ pub async fn run(config: &Config, cmd: ReportCommand) -> Result<(), Failure> {
     let result = match cmd {
         ReportCommand::List { json: _ } => list(&store).await,
         ReportCommand::Show { id, json: _ } => show(&store, &id).await,
+        ReportCommand::Schedule {
+            id,
+            at,
+            advisory,
+            by,
+        } => crate::publish::schedule(config, &store, &parse_id(&id)?, &at, &advisory, &by).await,
+        ReportCommand::Approve { id, by } => {
+            crate::publish::approve(&store, &parse_id(&id)?, &by).await
+        }
+        ReportCommand::Unschedule { id, by } => {
+            crate::publish::unschedule(&store, &parse_id(&id)?, &by, false).await
+        }
+        ReportCommand::Withdraw { id, by } => {
+            crate::publish::unschedule(&store, &parse_id(&id)?, &by, true).await
+        }
+        ReportCommand::RetryPublication { id, by } => {
+            crate::publish::retry(&store, &parse_id(&id)?, &by).await
+        }
+        ReportCommand::Export { id, format } => {
+            crate::publish::export(config, &store, &parse_id(&id)?, &format).await
+        }
         ReportCommand::RetryDecrypt { id } => retry(config, store.clone(), id.as_deref()).await,
         ReportCommand::Triage {
             id,

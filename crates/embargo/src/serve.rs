@@ -53,7 +53,13 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     let web_task = tokio::spawn(embargo_web::serve(web, state, async move {
         let _ = web_stop.wait_for(|s| *s).await;
     }));
-    let intake = crate::mailflow::intake(config, store.clone(), keyring)?;
+    let intake = crate::mailflow::intake(config, store.clone(), keyring.clone())?;
+    let publisher_task = tokio::spawn(crate::publish::scheduler(
+        Arc::new(config.clone()),
+        store.clone(),
+        keyring,
+        stop_rx.clone(),
+    ));
     let transport = crate::mailflow::transport(config)?;
     let worker = embargo_outbound::Worker::new(
         store.as_ref().clone(),
@@ -90,6 +96,7 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
         .context("web listener failed")?;
     lmtp_task.await.context("LMTP task")?;
     worker_task.await.context("outbound mail worker")?;
+    publisher_task.await.context("publication scheduler")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

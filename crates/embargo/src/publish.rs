@@ -1,0 +1,316 @@
+//! Disclosure from the command line: `report schedule|approve|unschedule|
+//! withdraw|retry-publication|export`, `publish --due`, and the scheduler
+//! `serve` runs. All of them go through `embargo-publish`, so any number of
+//! them may run at once and each report is published exactly once.
+
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use embargo_domain::{Login, TrackingId, WgName};
+use embargo_github::{Auth, Client, GitHubConfig, Repo, Secret};
+use embargo_outbound::TeamIdentity;
+use embargo_pgp::{Keyring, parse_certs};
+use embargo_publish::{
+    AdvisoryInput, DisclosurePolicy, EmbargoEnd, MailNotices, NoticeRecipient, PublicationOutcome,
+    PublishConfig, PublishError, WgRepos, WgTarget,
+};
+use embargo_store::Store;
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::Failure;
+use crate::config::Config;
+use crate::ingest::EX_TEMPFAIL;
+
+fn failure(e: PublishError) -> Failure {
+    Failure {
+        code: if e.is_temporary() { EX_TEMPFAIL } else { 1 },
+        error: anyhow::Error::new(e),
+    }
+}
+
+pub fn policy(config: &Config) -> DisclosurePolicy {
+    DisclosurePolicy {
+        embargo: config.policy.clone(),
+        approvals_required: u8::try_from(config.settings.publish.approvals).unwrap_or(2),
+    }
+}
+
+fn login(by: &str) -> anyhow::Result<Login> {
+    Login::parse(by).context("bad --by")
+}
+
+fn show_end(config: &Config, at: Timestamp) {
+    match EmbargoEnd::new(at, &config.settings.publish.time_zone) {
+        Ok(end) => eprintln!("embargo ends {end}"),
+        Err(_) => eprintln!("embargo ends {at}"),
+    }
+}
+
+pub async fn schedule(
+    config: &Config,
+    store: &Store,
+    id: &TrackingId,
+    at: &str,
+    advisory: &std::path::Path,
+    by: &str,
+) -> Result<(), Failure> {
+    let until = embargo_publish::parse_instant(at).map_err(failure)?;
+    let text = std::fs::read_to_string(advisory)
+        .with_context(|| format!("cannot read --advisory {}", advisory.display()))?;
+    let input = AdvisoryInput::from_markdown_file(&text).map_err(failure)?;
+    let out = embargo_publish::schedule(
+        store,
+        id,
+        until,
+        &input,
+        &login(by)?,
+        Timestamp::now(),
+        &policy(config),
+    )
+    .await
+    .map_err(failure)?;
+    show_end(config, out.embargo_until);
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+pub async fn approve(store: &Store, id: &TrackingId, by: &str) -> Result<(), Failure> {
+    let out = embargo_publish::approve(store, id, &login(by)?, Timestamp::now())
+        .await
+        .map_err(failure)?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+pub async fn unschedule(
+    store: &Store,
+    id: &TrackingId,
+    by: &str,
+    withdraw: bool,
+) -> Result<(), Failure> {
+    let by = login(by)?;
+    let now = Timestamp::now();
+    let report = if withdraw {
+        embargo_publish::withdraw(store, id, &by, now).await
+    } else {
+        embargo_publish::unschedule(store, id, &by, now).await
+    }
+    .map_err(failure)?;
+    println!(
+        "{}",
+        serde_json::json!({"id": report.id, "state": report.state})
+    );
+    Ok(())
+}
+
+pub async fn retry(store: &Store, id: &TrackingId, by: &str) -> Result<(), Failure> {
+    embargo_publish::retry_job(store, id, &login(by)?, Timestamp::now())
+        .await
+        .map_err(failure)?;
+    eprintln!("publication of {id} queued again");
+    Ok(())
+}
+
+pub async fn export(
+    config: &Config,
+    store: &Store,
+    id: &TrackingId,
+    format: &str,
+) -> Result<(), Failure> {
+    let adv = embargo_publish::published_advisory(store, id)
+        .await
+        .map_err(failure)?;
+    let doc = match format {
+        "osv" => embargo_publish::osv(&adv, None),
+        "csaf" => {
+            let domain = config
+                .settings
+                .mail
+                .address
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_owned())
+                .unwrap_or_default();
+            embargo_publish::csaf(
+                &adv,
+                &embargo_publish::CsafPublisher {
+                    name: config.settings.mail.display_name.clone(),
+                    namespace: format!("https://{domain}"),
+                },
+            )
+        }
+        other => return Err(anyhow!("unknown --format {other:?} (osv or csaf)").into()),
+    };
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+/// The WGs that have a repository, as publication targets.
+pub fn wg_repos(config: &Config) -> anyhow::Result<WgRepos> {
+    let mut out = WgRepos::new();
+    for (i, wg) in config.settings.wgs.iter().enumerate() {
+        if wg.repo.is_empty() {
+            continue;
+        }
+        let name = WgName::parse(&wg.name).with_context(|| format!("wg[{i}].name"))?;
+        let repo: Repo = wg.repo.parse().map_err(|e| anyhow!("wg[{i}].repo: {e}"))?;
+        let mut target = WgTarget::new(repo);
+        target.labels = wg.labels.clone();
+        target.placeholder = wg.placeholder;
+        out.insert(name, target);
+    }
+    Ok(out)
+}
+
+/// The GitHub client, or why there is none.
+pub fn github(config: &Config) -> anyhow::Result<Client> {
+    let token = config.settings.github.token.expose();
+    if token.is_empty() {
+        return Err(anyhow!(
+            "github.token is not set (EMBARGO_GITHUB_TOKEN): nothing can be published"
+        ));
+    }
+    Client::new(&GitHubConfig {
+        api_url: config.settings.github.api_url.clone(),
+        auth: Auth::Token(Secret::new(token.to_owned())),
+    })
+    .context("github")
+}
+
+/// Who hears that an advisory is public: the team members with an
+/// address (encrypted to their key when they have one).
+async fn notices(config: &Config, store: &Store, keyring: &Keyring) -> anyhow::Result<MailNotices> {
+    let team = TeamIdentity::new(
+        &config.settings.mail.address,
+        Some(&config.settings.mail.display_name),
+        keyring.clone(),
+    )
+    .context("mail.address")?;
+    let members = store
+        .list_users()
+        .await
+        .context("cannot list team members")?
+        .into_iter()
+        .filter(|u| u.role != embargo_domain::Role::Auditor)
+        .filter_map(|u| {
+            let address = u.email?;
+            let cert = u
+                .pgp_cert
+                .as_deref()
+                .and_then(|c| parse_certs(c.as_bytes()).ok())
+                .and_then(|v| v.into_iter().next());
+            Some(NoticeRecipient { address, cert })
+        })
+        .collect();
+    Ok(MailNotices { team, members })
+}
+
+fn owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// `publish --due`: one JSON line per publication on stdout.
+pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> {
+    let keyring = crate::init::load_keyring(config)?;
+    let client = github(config)?;
+    let publish = PublishConfig::new(wg_repos(config)?);
+    let notices = notices(config, store, &keyring).await?;
+    let outcomes = embargo_publish::publish_due(
+        store,
+        &client,
+        &publish,
+        &notices,
+        &owner(),
+        Timestamp::now(),
+    )
+    .await;
+    let mut temporary = false;
+    for o in &outcomes {
+        let line = serde_json::to_string(o)?;
+        match o {
+            PublicationOutcome::Published { .. } => println!("{line}"),
+            PublicationOutcome::Error { temporary: t, .. } => {
+                temporary |= *t;
+                eprintln!("{line}");
+            }
+            _ => eprintln!("{line}"),
+        }
+    }
+    if temporary {
+        return Err(Failure {
+            code: EX_TEMPFAIL,
+            error: anyhow!("some publications hit a temporary failure; run again"),
+        });
+    }
+    Ok(())
+}
+
+/// The scheduler in `serve`: publishes what is due every interval until
+/// stopped. Without a GitHub token it does not run (and says so once).
+pub async fn scheduler(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    keyring: Arc<Keyring>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = match github(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "publication scheduler not running");
+            return;
+        }
+    };
+    let publish = match wg_repos(&config) {
+        Ok(w) => PublishConfig::new(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "publication scheduler not running");
+            return;
+        }
+    };
+    let owner = owner();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(u64::from(
+        config.settings.publish.interval_seconds,
+    )));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let notices = match notices(&config, &store, &keyring).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "publication round skipped");
+                continue;
+            }
+        };
+        let round = embargo_publish::publish_due(
+            &store,
+            &client,
+            &publish,
+            &notices,
+            &owner,
+            Timestamp::now(),
+        );
+        tokio::select! {
+            outcomes = round => {
+                for o in outcomes {
+                    if let PublicationOutcome::Published { id, .. } = &o {
+                        tracing::info!(report = %id, "advisory published");
+                    } else if let Some(id) = o.id() {
+                        tracing::info!(report = %id, outcome = ?std::mem::discriminant(&o), "publication job handled");
+                    }
+                }
+            }
+            // Stopping halfway is safe: the lease expires and the next run
+            // finds the issue by its marker.
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

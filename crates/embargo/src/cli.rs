@@ -50,6 +50,15 @@ pub enum Command {
     /// Outgoing mail.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// The working-group registry.
+    #[command(subcommand)]
+    Wg(WgCommand),
+    /// Release image scans, per WG.
+    #[command(subcommand)]
+    Scan(ScanCommand),
+    /// The bi-weekly security review.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// Publish every scheduled report whose embargo has ended.
     Publish {
         /// Publish what is due now (the only mode).
@@ -177,5 +186,52 @@ pub enum UserCommand {
         /// encrypted to it and replies signed with it are relayed.
         #[arg(long)]
         key: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WgCommand {
+    /// Read a Kubeflow-style wgs.yaml into the registry (hand-set fields
+    /// kept).
+    Import { file: PathBuf },
+    /// The registry as JSON.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScanCommand {
+    /// Import Trivy/Grype JSON files or a Kubeflow-manifests scan directory.
+    Import {
+        path: PathBuf,
+        #[arg(long)]
+        release: String,
+    },
+    /// Per-WG severity counts of a release.
+    Summary {
+        #[arg(long)]
+        release: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Every open report by WG, public security issues since the last
+    /// review, overdue items first.
+    Agenda {
+        /// Start of the window (default: the last review marked done).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value = "json")]
+        format: String,
+    },
+    /// Record that the review took place; the next agenda starts here.
+    Done {
+        #[arg(long)]
+        by: String,
     },
 }

@@ -11,6 +11,7 @@ mod init;
 mod mailflow;
 mod publish;
 mod report;
+mod review;
 mod serve;
 
 use std::collections::HashMap;
@@ -113,6 +114,39 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
                 },
             )
             .await
+        }
+        Command::Wg(cmd) => {
+            let store = init::open_store(&config).await?;
+            let result = match cmd {
+                cli::WgCommand::Import { file } => review::wg_import(&config, &store, &file).await,
+                cli::WgCommand::List { json: _ } => review::wg_list(&config, &store).await,
+            };
+            store.close().await;
+            result
+        }
+        Command::Scan(cmd) => {
+            let store = init::open_store(&config).await?;
+            let result = match cmd {
+                cli::ScanCommand::Import { path, release } => {
+                    review::scan_import(&config, &store, &path, &release).await
+                }
+                cli::ScanCommand::Summary { release, json: _ } => {
+                    review::scan_summary(&store, &release).await
+                }
+            };
+            store.close().await;
+            result
+        }
+        Command::Review(cmd) => {
+            let store = init::open_store(&config).await?;
+            let result = match cmd {
+                cli::ReviewCommand::Agenda { since, format } => {
+                    review::agenda(&config, &store, since.as_deref(), &format).await
+                }
+                cli::ReviewCommand::Done { by } => review::review_done(&store, &by).await,
+            };
+            store.close().await;
+            result
         }
         Command::Publish { due: _ } => {
             let store = init::open_store(&config).await?;

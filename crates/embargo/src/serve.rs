@@ -54,8 +54,15 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
         let _ = web_stop.wait_for(|s| *s).await;
     }));
     let intake = crate::mailflow::intake(config, store.clone(), keyring.clone())?;
+    let shared_config = Arc::new(config.clone());
     let publisher_task = tokio::spawn(crate::publish::scheduler(
-        Arc::new(config.clone()),
+        shared_config.clone(),
+        store.clone(),
+        keyring.clone(),
+        stop_rx.clone(),
+    ));
+    let digest_task = tokio::spawn(crate::review::digests(
+        shared_config,
         store.clone(),
         keyring,
         stop_rx.clone(),
@@ -97,6 +104,7 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     lmtp_task.await.context("LMTP task")?;
     worker_task.await.context("outbound mail worker")?;
     publisher_task.await.context("publication scheduler")?;
+    digest_task.await.context("digest scheduler")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -1,0 +1,220 @@
+//! The team's procedures from the command line: `wg import|list`,
+//! `scan import|summary`, `review agenda|done`, and the WG-lead digest
+//! scheduler `serve` runs.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use embargo_domain::Login;
+use embargo_outbound::TeamIdentity;
+use embargo_pgp::Keyring;
+use embargo_review::{DigestOptions, Progress, ReviewError};
+use embargo_store::Store;
+use embargo_wg::{LeadConfig, Registry, WgConfig};
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use crate::Failure;
+use crate::config::Config;
+
+fn failure(e: ReviewError) -> Failure {
+    Failure::from(anyhow::Error::new(e))
+}
+
+/// `[[wg]]` entries as hand-set registry entries: only what is set counts
+/// as set by hand, so imports can still fill in the rest.
+pub fn config_wgs(config: &Config) -> Vec<WgConfig> {
+    let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    config
+        .settings
+        .wgs
+        .iter()
+        .map(|w| WgConfig {
+            name: w.name.clone(),
+            repo: (!w.repo.is_empty()).then(|| w.repo.clone()),
+            labels: some(&w.labels),
+            leads: (!w.leads.is_empty())
+                .then(|| w.leads.iter().cloned().map(LeadConfig::Email).collect()),
+            images: some(&w.images),
+            keywords: some(&w.keywords),
+            ..Default::default()
+        })
+        .collect()
+}
+
+pub async fn registry(config: &Config, store: &Store) -> Result<Registry, Failure> {
+    embargo_review::load_registry(store, &config_wgs(config))
+        .await
+        .map_err(failure)
+}
+
+pub async fn wg_import(config: &Config, store: &Store, file: &Path) -> Result<(), Failure> {
+    let yaml =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let report =
+        embargo_review::import_wgs(store, &yaml, &config_wgs(config), "cli", Timestamp::now())
+            .await
+            .map_err(|e| match e {
+                ReviewError::Wg(w) => anyhow!("{} refused: {w}", file.display()).into(),
+                other => failure(other),
+            })?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+pub async fn wg_list(config: &Config, store: &Store) -> Result<(), Failure> {
+    let registry = registry(config, store).await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&embargo_review::wg_list_json(&registry))?
+    );
+    Ok(())
+}
+
+/// A one-line progress bar on stderr, drawn only on a terminal.
+fn progress_bar() -> impl FnMut(Progress) + Send {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    move |p: Progress| {
+        if !tty || p.files_total == 0 {
+            return;
+        }
+        let width = 30;
+        let done = p.files_done.min(p.files_total);
+        let filled = done * width / p.files_total;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{} files",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            p.files_total
+        );
+        if done == p.files_total {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    }
+}
+
+pub async fn scan_import(
+    config: &Config,
+    store: &Store,
+    path: &Path,
+    release: &str,
+) -> Result<(), Failure> {
+    let registry = registry(config, store).await?;
+    let mut bar = progress_bar();
+    let report =
+        embargo_review::import_scans(store, &registry, path, release, &mut bar, Timestamp::now())
+            .await
+            .map_err(failure)?;
+    for issue in &report.file_errors {
+        eprintln!("{}: {}", issue.path.display(), issue.reason);
+    }
+    for image in &report.unmapped_images {
+        eprintln!("unmapped image: {image}");
+    }
+    println!("{}", serde_json::to_string_pretty(&report.summary)?);
+    if !report.persisted {
+        return Err(anyhow!("no scan file of {} could be imported", path.display()).into());
+    }
+    Ok(())
+}
+
+pub async fn scan_summary(store: &Store, release: &str) -> Result<(), Failure> {
+    let summary = embargo_review::scan_summary(store, release)
+        .await
+        .map_err(|e| match e {
+            ReviewError::UnknownRelease(_) => {
+                anyhow!("no scan stored for release {release}").into()
+            }
+            other => failure(other),
+        })?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+pub async fn agenda(
+    config: &Config,
+    store: &Store,
+    since: Option<&str>,
+    format: &str,
+) -> Result<(), Failure> {
+    let since = since
+        .map(|s| {
+            s.parse::<Timestamp>()
+                .with_context(|| format!("bad --since {s:?} (RFC 3339)"))
+        })
+        .transpose()?;
+    if !matches!(format, "json" | "markdown") {
+        return Err(anyhow!("unknown --format {format:?} (json or markdown)").into());
+    }
+    let registry = registry(config, store).await?;
+    let github = crate::publish::github(config).ok();
+    let agenda = embargo_review::agenda(store, &registry, github.as_ref(), since, Timestamp::now())
+        .await
+        .map_err(failure)?;
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&agenda)?);
+    } else {
+        print!("{}", embargo_review::agenda_markdown(&agenda));
+    }
+    Ok(())
+}
+
+pub async fn review_done(store: &Store, by: &str) -> Result<(), Failure> {
+    let login = Login::parse(by).context("bad --by")?;
+    embargo_review::mark_review_done(store, &login, Timestamp::now())
+        .await
+        .map_err(failure)?;
+    eprintln!("review marked done by {login}; the next agenda starts now");
+    Ok(())
+}
+
+/// The digest scheduler in `serve`: once an hour, sends each WG's leads
+/// their digest if this period's has not gone out yet (from any process).
+pub async fn digests(
+    config: Arc<Config>,
+    store: Arc<Store>,
+    keyring: Arc<Keyring>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let team = match TeamIdentity::new(
+        &config.settings.mail.address,
+        Some(&config.settings.mail.display_name),
+        keyring.as_ref().clone(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "digest scheduler not running");
+            return;
+        }
+    };
+    let options = DigestOptions {
+        admin_url: Some(config.settings.web.public_url.clone()).filter(|u| !u.is_empty()),
+        ..DigestOptions::default()
+    };
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let registry = match embargo_review::load_registry(&store, &config_wgs(&config)).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "digest round skipped");
+                continue;
+            }
+        };
+        match embargo_review::run_digests(&store, &registry, &team, &options, Timestamp::now())
+            .await
+        {
+            Ok(report) => tracing::debug!(?report, "digest round"),
+            Err(e) => tracing::warn!(error = %e, "digest round failed; next hour again"),
+        }
+    }
+}

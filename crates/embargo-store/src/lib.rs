@@ -24,6 +24,7 @@ mod error;
 mod mailflow;
 mod model;
 mod queue;
+mod registry;
 mod reports;
 mod users;
 mod views;
@@ -54,6 +55,10 @@ pub use model::{
     MessageDetail, NewAttachment, NewMessage, NewOutbox, NewReport, NewSession, NewUser,
     OutboxCounts, OutboxItem, OutboxState, PublicationJob, ReportDetail, ReportFilter,
     ReportSummary, Retry, Session, SigStatus, Signature, User,
+};
+pub use registry::{
+    DigestKind, DigestRun, ImportKind, ImportRun, LastAction, NewImportRun, ReviewRun,
+    ScanFindingRow, ScanImageRow, ScanRelease, WgRecord, check_release,
 };
 pub use views::{
     BenchSeed, DashboardStats, Overdue, ReportCursor, ReportPage, ReportQuery, ReportSort,

@@ -1,0 +1,284 @@
+//! Disclosure end to end: a report ingested, triaged, accepted and
+//! scheduled through the CLI, then `publish --due` against the local GitHub
+//! stand-in: nothing before the embargo end, exactly one labelled issue
+//! after it even with two publishers racing, and the OSV/CSAF exports.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use embargo_github_standin as standin;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::support::{Gateway, assert_one_line_error};
+
+/// The GitHub stand-in, served by its own runtime on a background thread
+/// for as long as this value lives.
+struct GitHub {
+    server: standin::Server,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl GitHub {
+    fn start() -> Self {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                ready_tx.send(standin::start().await).unwrap();
+                let _ = stop_rx.await;
+            });
+        });
+        let server = ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the stand-in started");
+        Self {
+            server,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for GitHub {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn ingest(g: &Gateway, raw: &[u8]) -> String {
+    let mut child = g
+        .command(&["ingest"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ingest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+const REPORT: &str = "From: Rita <rita@example.org>\r\nTo: security@project.example\r\n\
+Subject: RCE in the pipelines API server\r\nMessage-ID: <publish-1@example.org>\r\n\
+Date: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\nA crafted pipeline spec runs code.\r\n";
+
+const ADVISORY: &str = "---
+title: Arbitrary code execution in the pipeline API server
+affected: < 2.3.1
+fixed: 2.3.1
+credit: Rita
+---
+A crafted pipeline spec lets an attacker run code in the API server.
+Upgrade to 2.3.1.
+";
+
+fn rfc3339(t: Timestamp) -> String {
+    t.round(jiff::Unit::Second).unwrap().to_string()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(crate::support::Gateway::sqlite()); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(g) = crate::support::Gateway::postgres() { super::$name(g); }
+            })*
+        }
+    };
+}
+
+both_backends!(publishes_exactly_one_issue_at_the_embargo_end);
+
+fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
+    let github = GitHub::start();
+    let repo = "kubeflow/pipelines";
+    std::fs::create_dir_all(g.data()).unwrap();
+    std::fs::write(
+        g.data().join("embargo.toml"),
+        format!(
+            "[github]\napi_url = \"{}\"\n\n\
+             [[wg]]\nname = \"pipelines\"\nrepo = \"{repo}\"\nlabels = [\"area/security\"]\n",
+            github.server.url()
+        ),
+    )
+    .unwrap();
+    g.env
+        .push(("EMBARGO_GITHUB_TOKEN".into(), standin::TOKEN.into()));
+    g.ok(&["init"]);
+
+    let id = ingest(&g, REPORT.as_bytes());
+    assert!(id.starts_with("SEC-"), "{id:?}");
+    let triaged = json(&g.ok(&[
+        "report",
+        "triage",
+        &id,
+        "--wg",
+        "pipelines",
+        "--severity",
+        "high",
+    ]));
+    assert_eq!(triaged["state"], "triaged");
+    let accepted = json(&g.ok(&["report", "accept", &id, "--by", "admin"]));
+    assert_eq!(accepted["state"], "accepted");
+
+    let advisory = g.dir.path().join("advisory.md");
+    std::fs::write(&advisory, ADVISORY).unwrap();
+    let advisory = advisory.to_str().unwrap();
+
+    // An end beyond the embargo policy (90 days by default) is refused.
+    let too_late = rfc3339(Timestamp::now() + SignedDuration::from_hours(200 * 24));
+    let out = g.run(&[
+        "report",
+        "schedule",
+        &id,
+        "--at",
+        &too_late,
+        "--advisory",
+        advisory,
+        "--by",
+        "admin",
+    ]);
+    let err = assert_one_line_error(&out);
+    assert!(err.contains("embargo policy"), "{err:?}");
+    assert!(err.contains("90 days"), "{err:?}");
+
+    let end = Timestamp::now() + SignedDuration::from_secs(3);
+    let scheduled = json(&g.ok(&[
+        "report",
+        "schedule",
+        &id,
+        "--at",
+        &rfc3339(end),
+        "--advisory",
+        advisory,
+        "--by",
+        "admin",
+    ]));
+    assert_eq!(scheduled["approved"], true, "{scheduled}");
+
+    // Before the end: nothing is published.
+    let before = g.run(&["publish", "--due"]);
+    assert!(before.status.success(), "{}", stderr(&before));
+    assert!(
+        Timestamp::now() < end,
+        "the run before the end took too long to start"
+    );
+    assert_eq!(String::from_utf8_lossy(&before.stdout), "");
+    assert!(github.server.lock().issues_in(repo).is_empty());
+    assert_eq!(github.server.lock().creates, 0);
+
+    // After the end: two publishers race; exactly one issue.
+    let wait = end.duration_since(Timestamp::now()) + SignedDuration::from_millis(500);
+    if wait.is_positive() {
+        std::thread::sleep(wait.unsigned_abs());
+    }
+    let spawn = || {
+        g.command(&["publish", "--due"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    for out in &outs {
+        assert!(out.status.success(), "publish --due: {}", stderr(out));
+    }
+    let lines: Vec<String> = outs
+        .iter()
+        .flat_map(|o| {
+            String::from_utf8(o.stdout.clone())
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "one JSON line across both runs: {lines:?}");
+    let line = json(&lines[0]);
+    assert_eq!(line["outcome"], "published", "{line}");
+    assert_eq!(line["id"], id.as_str());
+    assert_eq!(line["repo"], repo);
+    let url = line["issue_url"].as_str().unwrap().to_owned();
+
+    {
+        let st = github.server.lock();
+        let issues = st.issues_in(repo);
+        assert_eq!(issues.len(), 1, "exactly one issue: {issues:?}");
+        let issue = issues[0];
+        assert_eq!(
+            url,
+            format!("https://github.com/{repo}/issues/{}", issue.number)
+        );
+        assert!(issue.labels.iter().any(|l| l == "security"), "{issue:?}");
+        assert!(
+            issue.labels.iter().any(|l| l == "area/security"),
+            "{issue:?}"
+        );
+        let body = issue.body.as_deref().unwrap_or("");
+        let marker = format!("<!-- embargo:{id} -->");
+        assert!(body.lines().any(|l| l.trim() == marker), "{body}");
+        assert!(st.issues_in("kubeflow/katib").is_empty());
+    }
+
+    let show = json(&g.ok(&["report", "show", &id, "--json"]));
+    assert_eq!(show["state"], "published");
+
+    let osv = json(&g.ok(&["report", "export", &id, "--format", "osv"]));
+    for key in [
+        "schema_version",
+        "id",
+        "modified",
+        "published",
+        "summary",
+        "details",
+        "affected",
+    ] {
+        assert!(osv.get(key).is_some(), "OSV lacks {key}: {osv}");
+    }
+    assert_eq!(
+        osv["summary"],
+        "Arbitrary code execution in the pipeline API server"
+    );
+    assert!(osv.to_string().contains(&url), "{osv}");
+
+    let csaf = json(&g.ok(&["report", "export", &id, "--format", "csaf"]));
+    for key in ["document", "product_tree", "vulnerabilities"] {
+        assert!(csaf.get(key).is_some(), "CSAF lacks {key}: {csaf}");
+    }
+    let doc = &csaf["document"];
+    assert_eq!(doc["csaf_version"], "2.0", "{doc}");
+    for key in ["category", "title", "publisher", "tracking"] {
+        assert!(doc.get(key).is_some(), "CSAF document lacks {key}: {doc}");
+    }
+}

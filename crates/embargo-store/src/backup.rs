@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::model::Backend;
-use crate::Store;
 
 impl Store {
     /// Writes a consistent copy of the live SQLite database to `target`

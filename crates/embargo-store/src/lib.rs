@@ -17,9 +17,9 @@
 //!   on a lock upgrade).
 //! * SQL uses `$1, $2, …` placeholders on both backends.
 
+mod backup;
 mod db;
 mod disclosure;
-mod backup;
 mod error;
 mod mailflow;
 mod model;

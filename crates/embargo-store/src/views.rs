@@ -816,7 +816,8 @@ impl Store {
     /// transaction per batch), states, WGs and severities spread
     /// deterministically, subject and reporter sealed like every other
     /// report. Tracking numbers continue the year's counter, which is
-    /// advanced. Returns the IDs in filing order.
+    /// advanced; planner statistics of `reports` are refreshed at the end.
+    /// Returns the IDs in filing order.
     pub async fn seed_reports_for_benchmark(&self, seed: &BenchSeed) -> Result<Vec<TrackingId>> {
         const BATCH: u32 = 400;
         let year = i64::from(seed.year);
@@ -921,6 +922,9 @@ impl Store {
             tx.commit().await?;
             i += n;
         }
+        // Fresh planner statistics, as autovacuum would gather soon after
+        // a bulk load (PostgreSQL); SQLite keeps them in sqlite_stat1.
+        sqlx::query("ANALYZE reports").execute(&self.pool).await?;
         Ok(ids)
     }
 }

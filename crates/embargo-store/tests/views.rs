@@ -389,7 +389,7 @@ async fn filters(h: &Harness) {
             ..Default::default()
         })
         .await,
-        [c.clone()]
+        vec![c.clone()]
     );
     assert_eq!(
         ids(ReportQuery {
@@ -397,7 +397,7 @@ async fn filters(h: &Harness) {
             ..Default::default()
         })
         .await,
-        [a.clone()]
+        vec![a.clone()]
     );
     assert_eq!(
         ids(ReportQuery {
@@ -405,7 +405,7 @@ async fn filters(h: &Harness) {
             ..Default::default()
         })
         .await,
-        [b.clone()]
+        vec![b.clone()]
     );
     assert_eq!(
         ids(ReportQuery {
@@ -421,7 +421,7 @@ async fn filters(h: &Harness) {
             ..Default::default()
         })
         .await,
-        [a.clone()]
+        vec![a.clone()]
     );
     assert_eq!(
         ids(ReportQuery {
@@ -429,7 +429,7 @@ async fn filters(h: &Harness) {
             ..Default::default()
         })
         .await,
-        [b.clone()]
+        vec![b.clone()]
     );
     assert!(
         ids(ReportQuery {

@@ -46,14 +46,12 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     tracing::info!(web = %config.web_listen, lmtp = %config.lmtp_listen, "embargo serving");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = embargo_web::AppState {
-        store: store.clone(),
-    };
+    let intake = crate::mailflow::intake(config, store.clone(), keyring.clone())?;
+    let state = web_state(config, store.clone(), &keyring, intake.clone())?;
     let mut web_stop = stop_rx.clone();
     let web_task = tokio::spawn(embargo_web::serve(web, state, async move {
         let _ = web_stop.wait_for(|s| *s).await;
     }));
-    let intake = crate::mailflow::intake(config, store.clone(), keyring.clone())?;
     let shared_config = Arc::new(config.clone());
     let publisher_task = tokio::spawn(crate::publish::scheduler(
         shared_config.clone(),
@@ -162,4 +160,82 @@ async fn lmtp_accept(
     // Sessions in flight finish their transaction: an accepted message is
     // answered before the process exits.
     while sessions.join_next().await.is_some() {}
+}
+
+/// The hook behind the web view's "retry decryption".
+struct Retry(Intake);
+
+impl embargo_web::RetryDecryption for Retry {
+    fn retry<'a>(
+        &'a self,
+        report: &'a embargo_domain::TrackingId,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<embargo_web::RetryOutcome, String>> + Send + 'a,
+        >,
+    > {
+        Box::pin(async move {
+            self.0
+                .retry(Some(report))
+                .await
+                .map(|c| embargo_web::RetryOutcome {
+                    examined: c.examined,
+                    improved: c.improved,
+                })
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn web_state(
+    config: &Config,
+    store: Arc<embargo_store::Store>,
+    keyring: &embargo_pgp::Keyring,
+    intake: Intake,
+) -> anyhow::Result<embargo_web::AppState> {
+    let s = &config.settings;
+    let wgs = s
+        .wgs
+        .iter()
+        .filter_map(|w| embargo_domain::WgName::parse(&w.name).ok())
+        .collect();
+    let web = embargo_web::WebConfig {
+        secure_cookies: s.web.secure_cookies,
+        wgs,
+        policy: config.policy.clone(),
+        config_summary: vec![
+            ("mail.address".into(), s.mail.address.clone()),
+            ("web.listen".into(), s.web.listen.clone()),
+            ("lmtp.listen".into(), s.lmtp.listen.clone()),
+            (
+                "intake.tracking_prefix".into(),
+                s.intake.tracking_prefix.clone(),
+            ),
+            (
+                "intake.max_message_bytes".into(),
+                s.intake.max_message_bytes.to_string(),
+            ),
+            ("embargo.max_days".into(), s.embargo.max_days.to_string()),
+            ("publish.approvals".into(), s.publish.approvals.to_string()),
+            ("github.api_url".into(), s.github.api_url.clone()),
+            ("team key".into(), keyring.fingerprint()),
+            (
+                "database".into(),
+                if config.database_url.expose().starts_with("sqlite") {
+                    "SQLite (embedded)".into()
+                } else {
+                    "PostgreSQL".into()
+                },
+            ),
+        ],
+        ..embargo_web::WebConfig::default()
+    };
+    let team = embargo_outbound::TeamIdentity::new(
+        &s.mail.address,
+        Some(&s.mail.display_name),
+        keyring.clone(),
+    )
+    .context("mail.address")?;
+    embargo_web::AppState::new(store, web, Some(team), Some(Arc::new(Retry(intake))))
+        .map_err(|e| anyhow::anyhow!("web view: {e}"))
 }

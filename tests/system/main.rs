@@ -15,7 +15,7 @@ mod cli;
 mod crash;
 mod ingest;
 mod mailflow;
-mod review;
 mod postfix;
 mod publish;
+mod review;
 mod serve;

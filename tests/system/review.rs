@@ -57,7 +57,10 @@ images = [\"*kfp*\", \"*ml-pipeline*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
         }
     }
     let pipelines = list.iter().find(|w| w["name"] == "pipelines").unwrap();
-    assert_eq!(pipelines["leads"][0], "lead@example.org", "hand-set leads are kept");
+    assert_eq!(
+        pipelines["leads"][0], "lead@example.org",
+        "hand-set leads are kept"
+    );
 
     // Release scans: every Trivy sample plus one broken file.
     let dir = g.dir.path().join("scans");
@@ -69,15 +72,26 @@ images = [\"*kfp*\", \"*ml-pipeline*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
         }
     }
     std::fs::write(dir.join("broken.json"), "{\"Results\": [").unwrap();
-    let out = g.run(&["scan", "import", dir.to_str().unwrap(), "--release", "1.10.0"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = g.run(&[
+        "scan",
+        "import",
+        dir.to_str().unwrap(),
+        "--release",
+        "1.10.0",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.json"));
-    let summary: serde_json::Value = serde_json::from_str(&g.ok(&[
-        "scan", "summary", "--release", "1.10.0", "--json",
-    ]))
-    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&g.ok(&["scan", "summary", "--release", "1.10.0", "--json"])).unwrap();
     assert_eq!(summary["release"], "1.10.0");
-    assert!(summary["wgs"].is_object() && summary["unmapped"].is_array(), "{summary}");
+    assert!(
+        summary["wgs"].is_object() && summary["unmapped"].is_array(),
+        "{summary}"
+    );
     for counts in summary["wgs"].as_object().unwrap().values() {
         for key in ["images", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNKNOWN"] {
             assert!(counts.get(key).is_some(), "{counts}");
@@ -95,6 +109,13 @@ images = [\"*kfp*\", \"*ml-pipeline*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
     let md = g.ok(&["review", "agenda", "--format", "markdown"]);
     assert!(md.starts_with('#'), "{md}");
     g.ok(&["review", "done", "--by", "admin"]);
-    let bad = g.run(&["review", "agenda", "--since", "yesterday", "--format", "json"]);
+    let bad = g.run(&[
+        "review",
+        "agenda",
+        "--since",
+        "yesterday",
+        "--format",
+        "json",
+    ]);
     assert!(assert_one_line_error(&bad).contains("--since"));
 }

@@ -6,7 +6,7 @@
     clippy::indexing_slicing
 )]
 
-mod standin;
+use embargo_github_standin as standin;
 
 use std::time::Duration;
 

@@ -35,21 +35,25 @@
 
 mod bounded;
 mod certinfo;
+mod cleartext;
 mod decrypt;
 mod encrypt;
 mod error;
 mod key;
 mod verify;
+mod wkd;
 
 use sequoia_openpgp as openpgp;
 
 pub use certinfo::{cert_emails, cert_fingerprint, cert_has_email, cert_to_armored, cert_to_bytes};
+pub use cleartext::sign_cleartext;
 pub use decrypt::{DEFAULT_MAX_PLAINTEXT, Decrypted};
 pub use encrypt::{encrypt_and_sign, parse_certs};
 pub use error::PgpError;
 pub use key::{Keyring, TeamKey, generate_team_key};
 pub use openpgp::Cert;
 pub use verify::{SignatureCheck, SignatureStatus, Verified, verify_detached, verify_inline};
+pub use wkd::wkd_hash;
 
 /// The policy used for everything: sequoia's standard policy at the
 /// current time.

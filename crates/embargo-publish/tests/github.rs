@@ -11,7 +11,7 @@
 
 #[macro_use]
 mod common;
-mod standin;
+use embargo_github_standin as standin;
 
 use std::sync::Arc;
 

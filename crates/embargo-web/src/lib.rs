@@ -47,7 +47,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use embargo_domain::{EmbargoPolicy, TrackingId, WgName};
+use embargo_domain::{EmbargoPolicy, Severity, TrackingId, WgName};
 use embargo_outbound::TeamIdentity;
 use embargo_store::{Sla, Store};
 use jiff::SignedDuration;
@@ -120,6 +120,30 @@ pub trait RetryDecryption: Send + Sync {
         &'a self,
         report: &'a TrackingId,
     ) -> Pin<Box<dyn Future<Output = Result<RetryOutcome, String>> + Send + 'a>>;
+
+    /// Triages through the intake workflow, which sends the WG's leads
+    /// their copy in the same transaction as the change. `None`: the view
+    /// applies the triage itself (no lead copies).
+    fn triage<'a>(
+        &'a self,
+        _report: &'a TrackingId,
+        _wg: &'a WgName,
+        _severity: Severity,
+        _actor: &'a embargo_store::Actor,
+    ) -> Option<Pin<Box<dyn Future<Output = Result<(), TriageFailure>> + Send + 'a>>> {
+        None
+    }
+}
+
+/// Why a triage through [`RetryDecryption::triage`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriageFailure {
+    /// The domain refused it; the text is for the user.
+    Refused(String),
+    /// The report changed meanwhile.
+    Conflict,
+    /// Anything else (the store, the mail composition).
+    Unavailable(String),
 }
 
 /// What the handlers share. Cheap to clone.

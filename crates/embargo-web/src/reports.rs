@@ -694,6 +694,19 @@ pub(crate) async fn triage(
         .severity
         .parse()
         .map_err(|_| WebError::BadRequest("Choose a severity.".to_owned()))?;
+    let hook: Option<Arc<dyn crate::RetryDecryption>> = state.inner().retry.clone();
+    if let Some(hook) = hook
+        && let Some(run) = hook.triage(&report.id, &wg, severity, &current.actor())
+    {
+        return match run.await {
+            Ok(()) => Ok(done(&report.id, "triage")),
+            Err(crate::TriageFailure::Refused(why)) => Err(WebError::Refused(why)),
+            Err(crate::TriageFailure::Conflict) => Err(WebError::Refused(
+                "The report changed meanwhile; reload and try again.".to_owned(),
+            )),
+            Err(crate::TriageFailure::Unavailable(e)) => Err(WebError::Unavailable(e)),
+        };
+    }
     let detail = format!("wg {wg}, severity {severity}");
     apply(
         &state,

@@ -127,6 +127,13 @@ pub enum ReportCommand {
         #[arg(long)]
         by: String,
     },
+    /// Confirm a triaged report as a vulnerability the project will fix.
+    Accept {
+        id: String,
+        /// Who does it (recorded in the audit trail).
+        #[arg(long)]
+        by: String,
+    },
     /// Approve the scheduled disclosure (two-person rule).
     Approve {
         id: String,

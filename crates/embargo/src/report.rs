@@ -1,7 +1,7 @@
-//! `report list|show|triage`.
+//! `report list|show|triage|accept`.
 
 use anyhow::{Context, anyhow};
-use embargo_domain::{Severity, TrackingId, WgName};
+use embargo_domain::{Action, Severity, TrackingId, WgName};
 use embargo_intake::TriageError;
 use embargo_store::{Actor, ReportFilter, Store, StoreError};
 
@@ -59,6 +59,7 @@ pub async fn run(config: &Config, cmd: ReportCommand) -> Result<(), Failure> {
             severity,
             by,
         } => triage(config, &store, &id, &wg, severity.as_deref(), &by).await,
+        ReportCommand::Accept { id, by } => accept(config, &store, &id, &by).await,
     };
     store.close().await;
     result
@@ -118,6 +119,29 @@ async fn triage(
             TriageError::Store(StoreError::Conflict(_)) => {
                 anyhow!("report {id} changed meanwhile; try again")
             }
+            other => anyhow::Error::new(other).context(format!("cannot update report {id}")),
+        })?;
+    let summary = store.get_report(&id).await.map_err(not_found(&id))?;
+    println!("{}", serde_json::to_string_pretty(&summary.report)?);
+    Ok(())
+}
+
+async fn accept(config: &Config, store: &Store, id: &str, by: &str) -> Result<(), Failure> {
+    let id = parse_id(id)?;
+    let actor = Actor::User(embargo_domain::Login::parse(by).context("bad --by")?);
+    let now = jiff::Timestamp::now();
+    let current = store
+        .load_domain_report(&id)
+        .await
+        .map_err(not_found(&id))?;
+    let next = current
+        .apply(&Action::Accept, now, &config.policy)
+        .map_err(|refusal| anyhow!("report {id} cannot be accepted: {refusal}"))?;
+    store
+        .apply_report_update(current.state, &next, &actor, "accepted", "", now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => anyhow!("report {id} changed meanwhile; try again"),
             other => anyhow::Error::new(other).context(format!("cannot update report {id}")),
         })?;
     let summary = store.get_report(&id).await.map_err(not_found(&id))?;

@@ -163,7 +163,7 @@ async fn lmtp_accept(
 }
 
 /// The hook behind the web view's "retry decryption".
-struct Retry(Intake);
+struct Retry(Intake, embargo_domain::EmbargoPolicy);
 
 impl embargo_web::RetryDecryption for Retry {
     fn retry<'a>(
@@ -184,6 +184,38 @@ impl embargo_web::RetryDecryption for Retry {
                 })
                 .map_err(|e| e.to_string())
         })
+    }
+
+    fn triage<'a>(
+        &'a self,
+        report: &'a embargo_domain::TrackingId,
+        wg: &'a embargo_domain::WgName,
+        severity: embargo_domain::Severity,
+        actor: &'a embargo_store::Actor,
+    ) -> Option<
+        std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<(), embargo_web::TriageFailure>>
+                    + Send
+                    + 'a,
+            >,
+        >,
+    > {
+        Some(Box::pin(async move {
+            use embargo_intake::TriageError;
+            use embargo_web::TriageFailure;
+            self.0
+                .triage(report, wg.clone(), severity, actor, &self.1)
+                .await
+                .map(|_| ())
+                .map_err(|e| match e {
+                    TriageError::Refused(r) => TriageFailure::Refused(r.to_string()),
+                    TriageError::Store(embargo_store::StoreError::Conflict(_)) => {
+                        TriageFailure::Conflict
+                    }
+                    other => TriageFailure::Unavailable(other.to_string()),
+                })
+        }))
     }
 }
 
@@ -236,6 +268,11 @@ fn web_state(
         keyring.clone(),
     )
     .context("mail.address")?;
-    embargo_web::AppState::new(store, web, Some(team), Some(Arc::new(Retry(intake))))
-        .map_err(|e| anyhow::anyhow!("web view: {e}"))
+    embargo_web::AppState::new(
+        store,
+        web,
+        Some(team),
+        Some(Arc::new(Retry(intake, config.policy.clone()))),
+    )
+    .map_err(|e| anyhow::anyhow!("web view: {e}"))
 }

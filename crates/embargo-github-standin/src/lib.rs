@@ -1,13 +1,15 @@
 //! A local stand-in for the GitHub REST API: stateful (issues created are
 //! listed, searched, updated), speaking GitHub's shapes with response bodies
-//! built from recorded fixtures (tests/fixtures/), with faults to inject.
+//! built from recorded fixtures (`fixtures/`), with faults to inject, and
+//! GitHub App installation-token exchange (`StandIn::app`).
+//!
+//! Test support only (dev-dependency); panics on malformed input are fine.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing
 )]
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -23,7 +25,7 @@ use axum::routing::{get, patch, post};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
 
 fn fixture(name: &str) -> Value {
     let text = std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap();

@@ -14,14 +14,19 @@ struct Server {
 }
 
 impl Server {
-    fn start(g: &Gateway) -> Server {
+    fn start_with(g: &Gateway, metrics: Option<u16>) -> Server {
         let web = free_port();
         let lmtp = free_port();
         let child = g
             .command(&["serve"])
             .env("EMBARGO_WEB_LISTEN", format!("127.0.0.1:{web}"))
             .env("EMBARGO_LMTP_LISTEN", format!("127.0.0.1:{lmtp}"))
-            .env("EMBARGO_METRICS_LISTEN", "")
+            .env(
+                "EMBARGO_METRICS_LISTEN",
+                metrics
+                    .map(|p| format!("127.0.0.1:{p}"))
+                    .unwrap_or_default(),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -46,15 +51,22 @@ impl Server {
     }
 
     fn get(&self, path: &str) -> (u16, String) {
-        let mut c = TcpStream::connect(("127.0.0.1", self.web)).unwrap();
+        get_from(self.web, path)
+    }
+}
+
+fn get_from(port: u16, path: &str) -> (u16, String) {
+    {
+        let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
             c,
             "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         )
         .unwrap();
-        let mut resp = String::new();
-        c.read_to_string(&mut resp).unwrap();
+        let mut bytes = Vec::new();
+        c.read_to_end(&mut bytes).unwrap();
+        let resp = String::from_utf8_lossy(&bytes).into_owned();
         let status = resp
             .split_whitespace()
             .nth(1)
@@ -62,7 +74,9 @@ impl Server {
             .unwrap();
         (status, resp)
     }
+}
 
+impl Server {
     /// SIGTERM, then the exit status within a deadline.
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
@@ -91,7 +105,50 @@ impl Drop for Server {
 
 fn serve_answers_and_stops(g: &Gateway) {
     // serve runs init itself when DIR is new.
-    let server = Server::start(g);
+    let metrics = free_port();
+    let server = Server::start_with(g, Some(metrics));
+
+    // Public endpoints: security.txt (RFC 9116), the team key, WKD.
+    let (status, txt) = server.get("/.well-known/security.txt");
+    assert_eq!(status, 200, "{txt}");
+    assert!(
+        txt.contains("Contact: mailto:security@project.example"),
+        "{txt}"
+    );
+    assert!(
+        txt.contains("Expires: ") && txt.contains("Encryption: "),
+        "{txt}"
+    );
+    let (status, key) = server.get("/.well-known/embargo/team-key.asc");
+    assert_eq!(status, 200);
+    assert!(key.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") && !key.contains("PRIVATE"));
+    assert_eq!(server.get("/.well-known/openpgpkey/policy").0, 200);
+    // z-base-32(SHA-1("security")), as gpg-wks-client --print-wkd-hash says.
+    let (status, wkd) = server.get("/.well-known/openpgpkey/hu/t5s8ztdbon8yzntexy6oz5y48etqsnbb");
+    assert_eq!(status, 200, "{wkd}");
+    assert!(
+        wkd.to_ascii_lowercase()
+            .contains("application/octet-stream")
+    );
+    assert_eq!(
+        server
+            .get("/.well-known/openpgpkey/hu/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+            .0,
+        404
+    );
+
+    // Prometheus metrics on their own listener.
+    let (status, m) = get_from(metrics, "/metrics");
+    assert_eq!(status, 200, "{m}");
+    for series in [
+        "embargo_up 1",
+        "embargo_store_up 1",
+        "embargo_outbox_entries",
+        "embargo_publication_jobs",
+    ] {
+        assert!(m.contains(series), "missing {series}: {m}");
+    }
+    assert_eq!(server.get("/metrics").0, 404, "not on the web listener");
 
     let (status, resp) = server.get("/healthz");
     assert_eq!(status, 200, "{resp}");

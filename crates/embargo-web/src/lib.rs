@@ -22,7 +22,9 @@
 //!   attachment) and every action is recorded in the report's audit trail.
 
 pub mod headers;
+pub mod metrics;
 pub mod password;
+pub mod public;
 
 mod admin;
 mod auth;
@@ -85,6 +87,11 @@ pub struct WebConfig {
     /// Non-secret settings shown on the admin's configuration page, as
     /// (key, value) pairs. Never put secrets here.
     pub config_summary: Vec<(String, String)>,
+    /// `/.well-known/security.txt`, the team key and WKD; `None`: not
+    /// served.
+    pub public: Option<Arc<public::PublicConfig>>,
+    /// Request counts and latencies for the metrics listener.
+    pub metrics: Option<Arc<metrics::Metrics>>,
 }
 
 impl Default for WebConfig {
@@ -102,6 +109,8 @@ impl Default for WebConfig {
             policy: EmbargoPolicy::default(),
             page_size: 50,
             config_summary: Vec::new(),
+            public: None,
+            metrics: None,
         }
     }
 }
@@ -216,7 +225,9 @@ impl AppState {
 /// The web application: every route, behind the session and CSRF layers,
 /// wrapped in the security headers.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let public_cfg = state.config().public.clone();
+    let metrics = state.config().metrics.clone();
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/static/app.css", get(statics::css))
@@ -263,8 +274,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::load_session,
         ))
-        .with_state(state)
-        .layer(axum::middleware::from_fn(headers::security_headers))
+        .with_state(state);
+    // Public endpoints skip the session and CSRF layers, not the headers.
+    let app = match public_cfg {
+        Some(cfg) => app.merge(public::public_router(cfg)),
+        None => app,
+    };
+    let app = match metrics {
+        Some(m) => app.layer(axum::middleware::from_fn_with_state(m, metrics::track)),
+        None => app,
+    };
+    app.layer(axum::middleware::from_fn(headers::security_headers))
 }
 
 /// Liveness: the process answers.

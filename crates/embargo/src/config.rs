@@ -54,6 +54,10 @@ pub struct Web {
     pub secure_cookies: bool,
     /// The admin view's public URL, linked from team notices. Empty: none.
     pub public_url: String,
+    /// `Policy:` of security.txt (the disclosure policy's URL). Empty: none.
+    pub policy_url: String,
+    /// Serve security.txt cleartext-signed with the team key.
+    pub sign_security_txt: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -186,6 +190,8 @@ impl Default for Web {
             listen: "127.0.0.1:8080".into(),
             secure_cookies: true,
             public_url: String::new(),
+            policy_url: String::new(),
+            sign_security_txt: false,
         }
     }
 }
@@ -239,8 +245,10 @@ impl Default for GitHub {
 
 impl Default for Metrics {
     fn default() -> Self {
+        // Off unless configured: a second listener is the operator's
+        // choice (e.g. 127.0.0.1:9090).
         Self {
-            listen: "127.0.0.1:9090".into(),
+            listen: String::new(),
         }
     }
 }
@@ -301,6 +309,8 @@ pub struct Config {
     pub settings: Settings,
     pub web_listen: SocketAddr,
     pub lmtp_listen: SocketAddr,
+    /// `None` when `metrics.listen` is empty.
+    pub metrics_listen: Option<SocketAddr>,
     pub database_url: Secret,
     pub storage_key_file: PathBuf,
     /// The team's secret key files, newest first, resolved against DIR.
@@ -360,11 +370,11 @@ impl Config {
         };
         let web_listen = addr("web.listen", &settings.web.listen)?;
         let lmtp_listen = addr("lmtp.listen", &settings.lmtp.listen)?;
-        // The metrics listener itself comes with the observability work;
-        // its address is checked now so a bad value fails at start-up.
-        if !settings.metrics.listen.is_empty() {
-            addr("metrics.listen", &settings.metrics.listen)?;
-        }
+        let metrics_listen = if settings.metrics.listen.is_empty() {
+            None
+        } else {
+            Some(addr("metrics.listen", &settings.metrics.listen)?)
+        };
 
         if !is_plausible_address(&settings.mail.address) {
             return Err(invalid(
@@ -392,6 +402,7 @@ impl Config {
         for (key, url) in [
             ("mail.key_url", &settings.mail.key_url),
             ("web.public_url", &settings.web.public_url),
+            ("web.policy_url", &settings.web.policy_url),
         ] {
             let is_http = url.starts_with("https://") || url.starts_with("http://");
             if !url.is_empty() && !is_http {
@@ -511,6 +522,7 @@ impl Config {
             data_dir: data_dir.to_path_buf(),
             web_listen,
             lmtp_listen,
+            metrics_listen,
             database_url,
             storage_key_file,
             secret_key_files,

@@ -15,20 +15,27 @@ pub fn max_message_bytes(config: &Config) -> usize {
     usize::try_from(config.settings.intake.max_message_bytes).unwrap_or(usize::MAX)
 }
 
-pub fn mail_flow(config: &Config, keyring: &Keyring) -> anyhow::Result<MailFlow> {
+/// Where reporters fetch the team key: `mail.key_url`, or the stable URL
+/// the web listener serves it at on the security address's domain.
+pub fn key_url(config: &Config) -> String {
     let mail = &config.settings.mail;
-    let team = TeamIdentity::new(&mail.address, Some(&mail.display_name), keyring.clone())
-        .context("mail.address / mail.display_name")?;
-    let key_url = if mail.key_url.is_empty() {
+    if mail.key_url.is_empty() {
         let domain = mail
             .address
             .rsplit_once('@')
             .map(|(_, d)| d)
             .unwrap_or("localhost");
-        format!("https://{domain}/.well-known/security.txt")
+        format!("https://{domain}/.well-known/embargo/team-key.asc")
     } else {
         mail.key_url.clone()
-    };
+    }
+}
+
+pub fn mail_flow(config: &Config, keyring: &Keyring) -> anyhow::Result<MailFlow> {
+    let mail = &config.settings.mail;
+    let team = TeamIdentity::new(&mail.address, Some(&mail.display_name), keyring.clone())
+        .context("mail.address / mail.display_name")?;
+    let key_url = key_url(config);
     let ack = AckSettings::new(key_url, mail.response_days).context("acknowledgement settings")?;
     Ok(MailFlow {
         team,

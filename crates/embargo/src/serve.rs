@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use embargo_intake::Intake;
+use embargo_intake::{Intake, IntakeError};
 use embargo_mail::lmtp::{self, LmtpLimits};
+use embargo_web::metrics::{Channel, Metrics, Outcome};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -47,7 +48,30 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let intake = crate::mailflow::intake(config, store.clone(), keyring.clone())?;
-    let state = web_state(config, store.clone(), &keyring, intake.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    let state = web_state(
+        config,
+        store.clone(),
+        &keyring,
+        intake.clone(),
+        metrics.clone(),
+    )?;
+    let metrics_task = match config.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+            let app = embargo_web::metrics::metrics_router(metrics.clone(), store.clone());
+            let mut metrics_stop = stop_rx.clone();
+            Some(tokio::spawn(async move {
+                axum_serve_metrics(listener, app, async move {
+                    let _ = metrics_stop.wait_for(|s| *s).await;
+                })
+                .await
+            }))
+        }
+        None => None,
+    };
     let mut web_stop = stop_rx.clone();
     let web_task = tokio::spawn(embargo_web::serve(web, state, async move {
         let _ = web_stop.wait_for(|s| *s).await;
@@ -90,7 +114,8 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
         .rsplit_once('@')
         .map(|(_, d)| d.to_owned())
         .unwrap_or_else(|| "localhost".to_owned());
-    let lmtp_task = tokio::spawn(lmtp_accept(lmtp, hostname, intake, limits, stop_rx));
+    let counted = Counted { intake, metrics };
+    let lmtp_task = tokio::spawn(lmtp_accept(lmtp, hostname, counted, limits, stop_rx));
 
     shutdown_signal().await;
     tracing::info!("stopping");
@@ -103,6 +128,11 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     worker_task.await.context("outbound mail worker")?;
     publisher_task.await.context("publication scheduler")?;
     digest_task.await.context("digest scheduler")?;
+    if let Some(task) = metrics_task {
+        task.await
+            .context("metrics task")?
+            .context("metrics listener failed")?;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -128,7 +158,7 @@ async fn shutdown_signal() {
 async fn lmtp_accept(
     listener: TcpListener,
     hostname: String,
-    intake: Intake,
+    intake: Counted,
     limits: LmtpLimits,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -224,8 +254,21 @@ fn web_state(
     store: Arc<embargo_store::Store>,
     keyring: &embargo_pgp::Keyring,
     intake: Intake,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<embargo_web::AppState> {
     let s = &config.settings;
+    let mut public = embargo_web::public::PublicConfig::new(
+        s.mail.address.clone(),
+        keyring,
+        crate::mailflow::key_url(config),
+    )
+    .map_err(|e| anyhow::anyhow!("team key for security.txt: {e}"))?;
+    public.policy_url = Some(s.web.policy_url.clone()).filter(|u| !u.is_empty());
+    if s.web.sign_security_txt {
+        public
+            .sign_security_txt(keyring, jiff::Timestamp::now())
+            .context("signing security.txt")?;
+    }
     let wgs = s
         .wgs
         .iter()
@@ -260,6 +303,8 @@ fn web_state(
                 },
             ),
         ],
+        public: Some(Arc::new(public)),
+        metrics: Some(metrics),
         ..embargo_web::WebConfig::default()
     };
     let team = embargo_outbound::TeamIdentity::new(
@@ -275,4 +320,45 @@ fn web_state(
         Some(Arc::new(Retry(intake, config.policy.clone()))),
     )
     .map_err(|e| anyhow::anyhow!("web view: {e}"))
+}
+
+/// The intake behind the LMTP listener, counting what it does.
+struct Counted {
+    intake: Intake,
+    metrics: Arc<Metrics>,
+}
+
+impl lmtp::Deliver for Counted {
+    async fn deliver(&self, _envelope: &lmtp::Envelope, raw: Vec<u8>) -> Vec<lmtp::RcptOutcome> {
+        // One filing for all recipients: they are all the security address.
+        let (reply, outcome) = match self.intake.file(raw).await {
+            Ok(filed) => {
+                if !filed.readable {
+                    self.metrics.record_decrypt_failure();
+                }
+                (lmtp::RcptOutcome::Accepted, Outcome::Accepted)
+            }
+            Err(e @ IntakeError::Temporary(_)) => {
+                tracing::warn!(error = %e, "LMTP delivery deferred");
+                (
+                    lmtp::RcptOutcome::TempFail(
+                        "cannot store the message now, try again later".into(),
+                    ),
+                    Outcome::Tempfail,
+                )
+            }
+            Err(e) => (lmtp::RcptOutcome::PermFail(e.to_string()), Outcome::Refused),
+        };
+        self.metrics.record_message(Channel::Lmtp, outcome);
+        vec![reply]
+    }
+}
+
+/// The metrics listener: `/metrics` only, no session, no admin view.
+async fn axum_serve_metrics(
+    listener: TcpListener,
+    app: embargo_web::metrics::MetricsApp,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    embargo_web::metrics::serve(listener, app, shutdown).await
 }

@@ -139,10 +139,13 @@ pub trait RetryDecryption: Send + Sync {
         _wg: &'a WgName,
         _severity: Severity,
         _actor: &'a embargo_store::Actor,
-    ) -> Option<Pin<Box<dyn Future<Output = Result<(), TriageFailure>> + Send + 'a>>> {
+    ) -> Option<TriageRun<'a>> {
         None
     }
 }
+
+/// A triage running through [`RetryDecryption::triage`].
+pub type TriageRun<'a> = Pin<Box<dyn Future<Output = Result<(), TriageFailure>> + Send + 'a>>;
 
 /// Why a triage through [`RetryDecryption::triage`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

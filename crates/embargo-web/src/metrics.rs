@@ -407,6 +407,20 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
     res
 }
 
+/// The router [`metrics_router`] returns.
+pub type MetricsApp = Router;
+
+/// Serves the metrics router on its own listener until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: MetricsApp,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -675,18 +689,4 @@ mod tests {
             Some(20.001)
         );
     }
-}
-
-/// The router [`metrics_router`] returns.
-pub type MetricsApp = Router;
-
-/// Serves the metrics router on its own listener until `shutdown`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: MetricsApp,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

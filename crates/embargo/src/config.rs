@@ -125,7 +125,7 @@ pub struct GitHub {
     pub token: Secret,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Metrics {
     /// Empty disables the metrics listener.
@@ -239,16 +239,6 @@ impl Default for GitHub {
         Self {
             api_url: "https://api.github.com".into(),
             token: Secret::default(),
-        }
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        // Off unless configured: a second listener is the operator's
-        // choice (e.g. 127.0.0.1:9090).
-        Self {
-            listen: String::new(),
         }
     }
 }

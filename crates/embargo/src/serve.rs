@@ -222,15 +222,7 @@ impl embargo_web::RetryDecryption for Retry {
         wg: &'a embargo_domain::WgName,
         severity: embargo_domain::Severity,
         actor: &'a embargo_store::Actor,
-    ) -> Option<
-        std::pin::Pin<
-            Box<
-                dyn std::future::Future<Output = Result<(), embargo_web::TriageFailure>>
-                    + Send
-                    + 'a,
-            >,
-        >,
-    > {
+    ) -> Option<embargo_web::TriageRun<'a>> {
         Some(Box::pin(async move {
             use embargo_intake::TriageError;
             use embargo_web::TriageFailure;

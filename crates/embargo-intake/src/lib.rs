@@ -256,6 +256,20 @@ impl Intake {
             queued,
             "message filed"
         );
+        // A key that arrived with this follow-up may verify (or decrypt)
+        // earlier messages of the report: re-open them now. The filing is
+        // durable already; a failure here only delays that to a later retry.
+        if report.is_some() && filed.is_new() && !opened.learned.is_empty() {
+            match self.retry(Some(&outcome.report)).await {
+                Ok(c) if c.improved > 0 => {
+                    tracing::info!(report = %outcome.report, improved = c.improved, "earlier messages re-verified");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(report = %outcome.report, error = %e, "re-verification deferred")
+                }
+            }
+        }
         Ok(outcome)
     }
 

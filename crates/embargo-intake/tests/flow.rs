@@ -464,3 +464,52 @@ async fn routing_sends_the_wg_leads_their_copy_once() {
     let state = w.store.load_domain_report(&out.report).await.unwrap();
     assert_eq!(state.severity, Some(embargo_domain::Severity::Critical));
 }
+
+#[tokio::test]
+async fn a_key_that_arrives_later_reverifies_earlier_messages() {
+    let w = world().await;
+    // Signed and encrypted, but no key anywhere: unknown-key.
+    let inner = format!("Content-Type: text/plain\r\n\r\n{SECRET}\r\n");
+    let first = w
+        .intake
+        .file(pgp_mime(
+            "late1@example.org",
+            "report",
+            &encrypt(&w, &inner),
+            "",
+        ))
+        .await
+        .unwrap();
+    let m = common::first_inbound(&w.store.get_report(&first.report).await.unwrap());
+    assert_eq!(m.signature.status, embargo_store::SigStatus::UnknownKey);
+
+    // A follow-up brings the reporter's key (Autocrypt).
+    let follow = w
+        .intake
+        .file(plain(
+            "late2@example.org",
+            "my key",
+            "here is my key",
+            &format!(
+                "In-Reply-To: <late1@example.org>\r\n{}",
+                autocrypt_header(&w)
+            ),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(follow.report, first.report);
+    let detail = w.store.get_report(&first.report).await.unwrap();
+    let m = common::first_inbound(&detail);
+    assert_eq!(
+        m.signature.status,
+        embargo_store::SigStatus::Good,
+        "re-verified"
+    );
+    assert!(m.signature.matches_sender);
+    assert!(
+        detail
+            .events
+            .iter()
+            .any(|e| e.kind == "signature-reverified")
+    );
+}

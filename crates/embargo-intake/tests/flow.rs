@@ -141,6 +141,24 @@ async fn new_report_is_acknowledged_and_copied_to_the_team() {
         "the acknowledgement never quotes the report"
     );
     assert!(ack[0].contains("Autocrypt:"));
+    // Signed by the team key even in plaintext.
+    let decoded = ack[0]
+        .split("----decoded----")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(
+        decoded.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"),
+        "{decoded}"
+    );
+    let verified =
+        embargo_pgp::verify_inline(decoded.as_bytes(), &[w.team.public_cert()], 1 << 20).unwrap();
+    assert!(
+        verified.signatures.iter().any(|c| c.is_good()),
+        "{:?}",
+        verified.signatures
+    );
 
     // Admin with a key: encrypted copy; triager without: content-free notice.
     let admin = to(&items, "admin@project.example");

@@ -372,6 +372,9 @@ pub fn acknowledgement(ctx: &AckContext<'_>) -> Result<Composed, OutboundError> 
             .map_err(|_| OutboundError::Build("default template".into()))?;
         text.push_str(&how.render(&vars));
     }
+    // Unencrypted, but still signed by the team key (an OpenPGP cleartext
+    // signature, readable in any client and verifiable in all).
+    let text = embargo_pgp::sign_cleartext(&text, team.keyring())?;
     let draft = Draft {
         to,
         subject: format!("[{id}] Report received"),

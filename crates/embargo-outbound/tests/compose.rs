@@ -236,7 +236,15 @@ fn custom_templates_are_used_and_how_to_encrypt_is_kept() {
         .body_text(0)
         .unwrap()
         .into_owned();
-    assert!(body.starts_with("Filed as SEC-2026-0001; answer within 3 days."));
+    // Cleartext-signed: the template's text opens the signed part.
+    assert!(
+        body.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Filed as SEC-2026-0001; answer within 3 days."),
+        "{body}"
+    );
     // The template does not mention the key: the instructions are added.
     assert!(
         body.contains(KEY_URL) && body.contains("Fingerprint:"),

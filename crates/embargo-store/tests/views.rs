@@ -12,161 +12,18 @@
 )]
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use embargo_domain::{Action, EmbargoPolicy, Severity, State, TrackingId, TrackingPrefix, WgName};
-use embargo_seal::StorageKeys;
 use embargo_store::{
-    Actor, Backend, BenchSeed, Direction, NewAttachment, NewMessage, NewReport, ReportCursor,
-    ReportQuery, ReportSort, Signature, Sla, Store, StoreError,
+    Actor, BenchSeed, Direction, NewAttachment, NewMessage, NewReport, ReportCursor, ReportQuery,
+    ReportSort, Signature, Sla, Store, StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{Connection, Executor};
 use uuid::Uuid;
 
-// ---------------------------------------------------------------- harness
+mod common;
 
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        // Runs on success and on panic alike; a thread with its own runtime
-        // because Drop cannot await.
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = conn.execute(sqlx::AssertSqlSafe(sql)).await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-pub struct Harness {
-    pub store: Store,
-    pub url: String,
-    _dir: tempfile::TempDir,
-    pg: Option<PgDatabase>,
-}
-
-fn keys_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("storage.key")
-}
-
-/// The URL of database `name` on the server of `url`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map(|i| after_scheme + i)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{}", &base[..host_end], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-impl Harness {
-    async fn sqlite() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&keys_path(&dir)).unwrap();
-        let url = format!("sqlite://{}", dir.path().join("embargo.db").display());
-        let store = Store::connect(&url, keys).await.unwrap();
-        assert_eq!(store.backend(), Backend::Sqlite);
-        Harness {
-            store,
-            url,
-            _dir: dir,
-            pg: None,
-        }
-    }
-
-    async fn postgres() -> Option<Harness> {
-        let admin_url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "CI=true but TEST_DATABASE_URL is not set: the store suite must run on PostgreSQL in CI \
-                         (e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)"
-                    );
-                }
-                eprintln!("skipping PostgreSQL: TEST_DATABASE_URL not set");
-                return None;
-            }
-        };
-        sqlx::any::install_default_drivers();
-        let name = format!("embargo_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        // Test-only DDL: the name is generated above, not input.
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let pg = PgDatabase {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&keys_path(&dir)).unwrap();
-        let url = with_database(&admin_url, &name);
-        let store = Store::connect(&url, keys).await.unwrap();
-        assert_eq!(store.backend(), Backend::Postgres);
-        Some(Harness {
-            store,
-            url,
-            _dir: dir,
-            pg: Some(pg),
-        })
-    }
-
-    async fn finish(self) {
-        self.store.close().await;
-        drop(self.pg);
-    }
-}
-
-/// Runs each case on both backends with the same assertions.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let h = super::Harness::sqlite().await;
-                super::$case(&h).await;
-                h.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let Some(h) = super::Harness::postgres().await else { return };
-                super::$case(&h).await;
-                h.finish().await;
-            }
-        }
-    )*};
-}
+use common::{Harness, on_both_backends};
 
 on_both_backends!(
     keyset_pages_cover_everything_once,

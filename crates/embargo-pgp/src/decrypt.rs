@@ -263,13 +263,18 @@ fn contains_sed(message: &[u8]) -> bool {
     let Ok(mut ppr) = PacketParser::from_bytes(message) else {
         return false;
     };
-    // A message has a handful of top-level packets; don't walk garbage.
+    // An encrypted message is session-key packets, then the encrypted
+    // data. Only those are walked: stepping over any other packet (a
+    // compressed one above all) would make the parser read it to its end,
+    // decompressing whatever an attacker packed into it (found by fuzzing).
     for _ in 0..256 {
         let PacketParserResult::Some(pp) = ppr else {
             return false;
         };
-        if pp.packet.tag() == Tag::SED {
-            return true;
+        match pp.packet.tag() {
+            Tag::SED => return true,
+            Tag::PKESK | Tag::SKESK | Tag::Marker => {}
+            _ => return false,
         }
         match pp.next() {
             Ok((_, next)) => ppr = next,

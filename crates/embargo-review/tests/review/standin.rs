@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../embargo-github/tests/fixtures"
+    "/../embargo-github-standin/fixtures"
 );
 
 fn fixture(name: &str) -> Value {

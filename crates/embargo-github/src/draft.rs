@@ -19,6 +19,14 @@ pub const MAX_BODY_CHARS: usize = 65_536;
 /// GitHub's limit on an issue title, in characters.
 pub const MAX_TITLE_CHARS: usize = 256;
 
+/// The title of a placeholder issue, after `[TRACKING-ID] `.
+pub const PLACEHOLDER_TITLE: &str = "Security issue under embargo";
+
+/// The whole text of a placeholder issue (before the marker).
+pub const PLACEHOLDER_TEXT: &str = "This issue stands for a security issue that was reported to the project privately and is under embargo.\n\n\
+When the embargo ends, the advisory (details, affected and fixed versions, severity and credit) replaces this text. \
+Until then, nothing on this issue describes the vulnerability.";
+
 /// What the team agreed to publish. Plain data; `Debug` shows no text.
 #[derive(Clone)]
 pub struct Advisory {
@@ -142,20 +150,34 @@ impl IssueDraft {
             return Err(DraftError::BodyTooLong { chars });
         }
 
-        let mut labels: Vec<String> = vec![SECURITY_LABEL.to_owned()];
-        for label in wg_labels {
-            let label = one_line(label.as_ref());
-            if !label.is_empty() && !labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
-                labels.push(label);
-            }
-        }
-
         Ok(Self {
             tracking_id: id.clone(),
             title,
             body,
-            labels,
+            labels: labels(wg_labels),
         })
+    }
+
+    /// The vague public placeholder of a report under embargo (Kubernetes
+    /// practice): the tracking ID, a fixed title and a fixed text saying
+    /// that details follow when the embargo ends, and the marker. No
+    /// severity, versions, details, credit or CVE: nothing about the
+    /// vulnerability can reach it, because it takes nothing but the ID.
+    /// Labels as in [`IssueDraft::render`].
+    pub fn placeholder<L: AsRef<str>>(id: &TrackingId, wg_labels: &[L]) -> Self {
+        let title = truncate_chars(&format!("[{id}] {PLACEHOLDER_TITLE}"), MAX_TITLE_CHARS);
+        let mut body = String::new();
+        body.push_str(&format!("## Security issue {id}\n\n"));
+        body.push_str(PLACEHOLDER_TEXT);
+        body.push_str("\n\n");
+        body.push_str(&marker_line(id));
+        body.push('\n');
+        Self {
+            tracking_id: id.clone(),
+            title,
+            body,
+            labels: labels(wg_labels),
+        }
     }
 
     pub fn tracking_id(&self) -> &TrackingId {
@@ -173,6 +195,19 @@ impl IssueDraft {
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
+}
+
+/// `security` followed by `wg_labels`, blanks dropped, duplicates
+/// (case-insensitive, as GitHub compares label names) removed.
+fn labels<L: AsRef<str>>(wg_labels: &[L]) -> Vec<String> {
+    let mut labels: Vec<String> = vec![SECURITY_LABEL.to_owned()];
+    for label in wg_labels {
+        let label = one_line(label.as_ref());
+        if !label.is_empty() && !labels.iter().any(|l| l.eq_ignore_ascii_case(&label)) {
+            labels.push(label);
+        }
+    }
+    labels
 }
 
 fn severity_label(s: Severity) -> &'static str {
@@ -438,6 +473,41 @@ mod tests {
             IssueDraft::render(&a, &[] as &[&str]),
             Err(DraftError::BodyTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn placeholder_says_nothing() {
+        let d = IssueDraft::placeholder(&id(), &["area/pipelines", "Security"]);
+        assert_eq!(d.title(), "[KF-2026-0042] Security issue under embargo");
+        let body = d.body();
+        assert!(
+            body.starts_with("## Security issue KF-2026-0042\n\n"),
+            "{body}"
+        );
+        assert!(body.contains(PLACEHOLDER_TEXT));
+        for absent in [
+            "**Severity:**",
+            "Low",
+            "Medium",
+            "High",
+            "Critical",
+            "**CVE:**",
+            "### Affected versions",
+            "### Fixed versions",
+            "### Details",
+            "### Credit",
+            "Reported",
+        ] {
+            assert!(!body.contains(absent), "{absent:?} in {body}");
+        }
+        assert_eq!(body.lines().last(), Some("<!-- embargo:KF-2026-0042 -->"));
+        assert_eq!(body.matches("<!--").count(), 1);
+        assert!(body_has_marker(body, &id()));
+        assert_eq!(d.labels(), ["security", "area/pipelines"]);
+        // What an advisory renders to has the sections a placeholder lacks.
+        let full = IssueDraft::render(&advisory(), &[] as &[&str]).unwrap();
+        assert!(full.body().contains("**Severity:**"));
+        assert!(full.body().contains("### Details"));
     }
 
     #[test]

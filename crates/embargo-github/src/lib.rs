@@ -3,6 +3,8 @@
 //!
 //! - [`IssueDraft::render`] turns an [`Advisory`] into title, body and
 //!   labels; the body ends with a hidden marker `<!-- embargo:ID -->`.
+//!   [`IssueDraft::placeholder`] is the vague issue of a report still
+//!   under embargo: the ID and a fixed text, no severity, no details.
 //! - [`Client`] talks to the GitHub REST API (octocrab) and implements
 //!   [`Publisher`]: [`Publisher::publish`] looks for the marker before it
 //!   creates, so a retried publication never opens a second issue.
@@ -23,7 +25,7 @@ pub use client::{
 };
 pub use config::{Auth, GitHubConfig, Repo, RepoError, Secret};
 pub use draft::{
-    Advisory, DraftError, IssueDraft, MAX_BODY_CHARS, MAX_TITLE_CHARS, SECURITY_LABEL,
-    body_has_marker, marker_line,
+    Advisory, DraftError, IssueDraft, MAX_BODY_CHARS, MAX_TITLE_CHARS, PLACEHOLDER_TEXT,
+    PLACEHOLDER_TITLE, SECURITY_LABEL, body_has_marker, marker_line,
 };
 pub use error::{Backoff, DEFAULT_RATE_LIMIT_WAIT, GitHubError, MAX_RATE_LIMIT_WAIT};

@@ -39,10 +39,12 @@ pub use agreement::{
 };
 pub use error::PublishError;
 pub use export::{CsafPublisher, OsvPackage, PublishedAdvisory, csaf, osv, published_advisory};
-pub use notices::{MailNotices, NoNotices, NoticeRecipient, Notices, PublishedNotice};
+pub use notices::{
+    MailNotices, NoNotices, NoticeRecipient, Notices, PublishedNotice, reporter_cert,
+};
 pub use publication::{
-    PLACEHOLDER_SEVERITY, PlaceholderOutcome, PublicationOutcome, PublishConfig, open_placeholder,
-    placeholder_draft, publish_due,
+    PlaceholderOutcome, PublicationOutcome, PublishConfig, open_placeholder, placeholder_draft,
+    publish_due,
 };
 pub use time::{EmbargoEnd, parse_instant};
 pub use wgs::{WgRepos, WgTarget};

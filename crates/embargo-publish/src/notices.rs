@@ -1,12 +1,18 @@
 //! The mail that tells the reporter and the team that an advisory is
 //! public. Composed before the publication transaction, queued in it.
+//!
+//! Each notice is encrypted to its recipient's certificate when one is
+//! known and usable (the reporter's from the keys the store learned from
+//! their mail, as for acknowledgements), and otherwise sent as an OpenPGP
+//! cleartext-signed text, signed by the team key: the notice is public
+//! information by now, but the recipient can still check who sent it.
 
 use std::fmt;
 use std::future::Future;
 
 use embargo_domain::TrackingId;
 use embargo_outbound::{RelayContext, TeamIdentity, relay};
-use embargo_pgp::Cert;
+use embargo_pgp::{Cert, cert_has_email, parse_certs, sign_cleartext};
 use embargo_store::{NewOutbox, Store};
 use jiff::Timestamp;
 
@@ -93,6 +99,38 @@ fn team_text(id: &TrackingId, url: &str) -> String {
     )
 }
 
+/// The bare address of `Name <addr>` or `addr`.
+fn bare_address(s: &str) -> &str {
+    match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => s.get(a + 1..b).unwrap_or(s).trim(),
+        _ => s.trim(),
+    }
+}
+
+/// The reporter's certificate for `address`: the newest the store learned
+/// from the reporter's mail (keys sent along or attached), that carries
+/// the address. `None` when there is none or the store cannot say (logged,
+/// without the address: the notice then goes out signed in the clear).
+pub async fn reporter_cert(store: &Store, id: &TrackingId, address: &str) -> Option<Cert> {
+    let address = bare_address(address);
+    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    match store.reporter_keys(id).await {
+        Ok(keys) => blobs.extend(keys.iter().map(|k| k.to_vec())),
+        Err(e) => tracing::warn!(report = %id, error = %e, "cannot read the reporter's keys"),
+    }
+    match store.report_key_attachments(id).await {
+        Ok(keys) => blobs.extend(keys.iter().map(|k| k.to_vec())),
+        Err(e) => {
+            tracing::warn!(report = %id, error = %e, "cannot read keys attached to the report")
+        }
+    }
+    blobs
+        .iter()
+        .filter_map(|b| parse_certs(b).ok())
+        .flatten()
+        .rfind(|c| cert_has_email(c, address))
+}
+
 impl MailNotices {
     fn compose(
         &self,
@@ -102,28 +140,41 @@ impl MailNotices {
         text: &str,
         now: Timestamp,
     ) -> Option<NewOutbox> {
-        let ctx = |cert| RelayContext {
-            team: &self.team,
-            tracking_id: id,
-            reporter: to,
-            reporter_cert: cert,
-            subject: SUBJECT,
-            body_text: text,
-            attachments: &[],
-            member: None,
-            in_reply_to: None,
-            references: &[],
-            now,
+        let ctx = |cert, body: &str| {
+            relay(&RelayContext {
+                team: &self.team,
+                tracking_id: id,
+                reporter: to,
+                reporter_cert: cert,
+                subject: SUBJECT,
+                body_text: body,
+                attachments: &[],
+                member: None,
+                in_reply_to: None,
+                references: &[],
+                now,
+            })
         };
-        let composed = match relay(&ctx(cert)) {
-            Ok(c) => Ok(c),
-            // A certificate that cannot be used: the notice is public
-            // information, so it goes out in the clear rather than not.
-            Err(e) if cert.is_some() => {
-                tracing::warn!(report = %id, error = %e, "cannot encrypt a publication notice; sending it in the clear");
-                relay(&ctx(None))
+        // In the clear: signed by the team key (unsigned only if signing
+        // itself fails; the notice is public information).
+        let clear = || match sign_cleartext(text, self.team.keyring()) {
+            Ok(signed) => ctx(None, &signed),
+            Err(e) => {
+                tracing::warn!(report = %id, error = %e, "cannot sign a publication notice; sending it unsigned");
+                ctx(None, text)
             }
-            Err(e) => Err(e),
+        };
+        let composed = match cert {
+            Some(cert) => match ctx(Some(cert), text) {
+                Ok(c) => Ok(c),
+                // A certificate that cannot be used: the notice is public
+                // information, so it goes out in the clear rather than not.
+                Err(e) => {
+                    tracing::warn!(report = %id, error = %e, "cannot encrypt a publication notice; sending it signed in the clear");
+                    clear()
+                }
+            },
+            None => clear(),
         };
         match composed {
             Ok(c) => Some(c.into_outbox(Some(id.clone()))),
@@ -136,10 +187,9 @@ impl MailNotices {
 }
 
 impl MailNotices {
-    /// The reporter's notice, encrypted to `cert` when given and usable.
-    /// (The [`Notices`] implementation sends it in the clear: the store
-    /// keeps no reporter certificates for it to use. A caller that has one
-    /// can implement [`Notices`] with this and [`MailNotices::to_team`].)
+    /// The reporter's notice, encrypted to `cert` when given and usable,
+    /// otherwise cleartext-signed by the team key. (The [`Notices`]
+    /// implementation passes the certificate [`reporter_cert`] finds.)
     pub fn to_reporter(
         &self,
         notice: &PublishedNotice<'_>,
@@ -156,7 +206,8 @@ impl MailNotices {
         )
     }
 
-    /// One notice per team member, encrypted where a certificate is known.
+    /// One notice per team member, encrypted where a certificate is known
+    /// (cleartext-signed otherwise).
     pub fn to_team(&self, notice: &PublishedNotice<'_>) -> Vec<NewOutbox> {
         let id = notice.tracking_id;
         let text = team_text(id, notice.issue_url);
@@ -168,9 +219,27 @@ impl MailNotices {
 }
 
 impl Notices for MailNotices {
-    async fn published(&self, _store: &Store, notice: &PublishedNotice<'_>) -> Vec<NewOutbox> {
-        let mut out: Vec<NewOutbox> = self.to_reporter(notice, None).into_iter().collect();
+    async fn published(&self, store: &Store, notice: &PublishedNotice<'_>) -> Vec<NewOutbox> {
+        let cert = match notice.reporter {
+            Some(address) => reporter_cert(store, notice.tracking_id, address).await,
+            None => None,
+        };
+        let mut out: Vec<NewOutbox> = self
+            .to_reporter(notice, cert.as_ref())
+            .into_iter()
+            .collect();
         out.extend(self.to_team(notice));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(bare_address("Rita <rita@example.org>"), "rita@example.org");
+        assert_eq!(bare_address(" rita@example.org "), "rita@example.org");
     }
 }

@@ -18,8 +18,8 @@
 
 use std::time::Duration;
 
-use embargo_domain::{Action, EmbargoPolicy, Refusal, Report, Severity, State, TrackingId};
-use embargo_github::{Advisory, Backoff, GitHubError, IssueDraft, IssueRef, Publisher, Repo};
+use embargo_domain::{Action, EmbargoPolicy, Refusal, Report, State, TrackingId};
+use embargo_github::{Backoff, GitHubError, IssueDraft, IssueRef, Publisher, Repo};
 use embargo_store::{Actor, JobOutcome, PlaceholderIssue, PublicationJob, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -649,35 +649,12 @@ async fn complete<N: Notices>(
     Ok(())
 }
 
-/// The severity a placeholder shows. `IssueDraft::render` always prints a
-/// severity line, and a placeholder must not reveal the real one: every
-/// placeholder shows this one, and its text says it is a placeholder.
-pub const PLACEHOLDER_SEVERITY: Severity = Severity::Low;
-
-const PLACEHOLDER_TITLE: &str = "Security issue under embargo";
-const PLACEHOLDER_VERSIONS: &str = "To be announced when the embargo ends.";
-const PLACEHOLDER_TEXT: &str = "This issue stands for a security issue that was reported to the project privately and is under embargo. \
-When the embargo ends, the advisory (details, affected and fixed versions, severity and credit) replaces this text.\n\n\
-Until then, nothing on this issue describes the vulnerability: the severity and credit shown are placeholders, not an assessment.";
-
-/// The vague public issue of a report under embargo: its tracking ID and
-/// nothing else about it. It carries the report's marker, so a create
-/// whose response was lost is found, and the publication finds it too.
-pub fn placeholder_draft<L: AsRef<str>>(
-    id: &TrackingId,
-    labels: &[L],
-) -> Result<IssueDraft, PublishError> {
-    let advisory = Advisory {
-        tracking_id: id.clone(),
-        title: PLACEHOLDER_TITLE.to_owned(),
-        severity: PLACEHOLDER_SEVERITY,
-        affected_versions: PLACEHOLDER_VERSIONS.to_owned(),
-        fixed_versions: PLACEHOLDER_VERSIONS.to_owned(),
-        advisory_markdown: PLACEHOLDER_TEXT.to_owned(),
-        credit: None,
-        cve: None,
-    };
-    IssueDraft::render(&advisory, labels).map_err(|e| PublishError::Advisory(e.to_string()))
+/// The vague public issue of a report under embargo
+/// ([`IssueDraft::placeholder`]): its tracking ID and a fixed text, no
+/// severity, no details. It carries the report's marker, so a create whose
+/// response was lost is found, and the publication finds it too.
+pub fn placeholder_draft<L: AsRef<str>>(id: &TrackingId, labels: &[L]) -> IssueDraft {
+    IssueDraft::placeholder(id, labels)
 }
 
 /// The result of [`open_placeholder`].
@@ -741,7 +718,7 @@ pub async fn open_placeholder<P: Publisher>(
     if !target.placeholder {
         return Ok(PlaceholderOutcome::NotWanted { id: id.clone() });
     }
-    let draft = placeholder_draft(id, &target.labels)?;
+    let draft = placeholder_draft(id, &target.labels);
     let published = publisher.publish(&target.repo, &draft).await?;
     let p = PlaceholderIssue {
         report_id: id.clone(),

@@ -36,6 +36,7 @@ on_both_backends!(
     lost_response_and_crash_publish_once,
     placeholder_is_filled_in,
     notices_to_reporter_and_team,
+    reporter_notice_encrypted_to_a_known_key,
     exports_of_a_published_advisory,
 );
 
@@ -708,8 +709,29 @@ async fn placeholder_is_filled_in(h: &Harness) {
         let issue = &st.issues[0];
         assert_eq!(issue.title, format!("[{id}] Security issue under embargo"));
         assert!(!issue.body.contains(SECRET_DETAILS));
-        assert!(!issue.body.contains("High"), "no real severity");
         assert!(!issue.body.contains("Jane"));
+        // No severity at all (neither the real one nor a stand-in), no
+        // details, versions, credit or CVE sections.
+        for absent in [
+            "Severity:",
+            "Low",
+            "Medium",
+            "High",
+            "Critical",
+            "CVE",
+            "### Details",
+            "### Affected versions",
+            "### Fixed versions",
+            "### Credit",
+            "< 2.3.1",
+        ] {
+            assert!(!issue.body.contains(absent), "{absent:?} in {}", issue.body);
+        }
+        assert!(issue.body.contains("under embargo"));
+        assert_eq!(
+            issue.body.lines().last(),
+            Some(format!("<!-- embargo:{id} -->").as_str())
+        );
         assert!(issue.labels.iter().any(|l| l == SECURITY_LABEL));
     }
     // Idempotent.
@@ -825,6 +847,144 @@ async fn notices_to_reporter_and_team(h: &Harness) {
     assert_eq!(mails[1].recipients, ["other@example.org"]);
     assert_eq!(mails[2].recipients, [REPORTER]);
     assert!(mails.iter().all(|m| m.report_id.as_ref() == Some(&id)));
+}
+
+/// The reporter's "it is public" notice: encrypted to the key the store
+/// learned from the reporter (and signed by the team key), or, without a
+/// key, a cleartext-signed text.
+async fn reporter_notice_encrypted_to_a_known_key(h: &Harness) {
+    use embargo_pgp::{DEFAULT_MAX_PLAINTEXT, SignatureStatus, cert_to_bytes, verify_inline};
+    let store = &h.store;
+    let gh = FakeGitHub::new();
+    let config = config(false);
+    let now = t0() + days(1);
+    let until = t0() + days(10);
+    let keyed = accepted_report(store, "keyed@x").await;
+    let plain = accepted_report(store, "plain@x").await;
+    let reporter_key = generate_team_key(&format!("Reporter <{REPORTER}>")).unwrap();
+    store
+        .add_reporter_key(
+            &keyed,
+            &cert_to_bytes(&reporter_key.public_cert()).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    // A key of someone else, learned for the other report: not the reporter's.
+    let stranger = generate_team_key("Stranger <stranger@example.net>").unwrap();
+    store
+        .add_reporter_key(
+            &plain,
+            &cert_to_bytes(&stranger.public_cert()).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    for id in [&keyed, &plain] {
+        schedule(
+            store,
+            id,
+            until,
+            &advisory("v1"),
+            &login("alice"),
+            now,
+            &policy(1),
+        )
+        .await
+        .unwrap();
+    }
+    let team_key = generate_team_key("Project Security <security@project.example>").unwrap();
+    let team_cert = team_key.public_cert();
+    let notices = MailNotices {
+        team: TeamIdentity::new("security@project.example", None, Keyring::from(team_key)).unwrap(),
+        members: Vec::new(),
+    };
+    let worker = gh.worker(until, Fault::None);
+    let out = publish_due(store, &worker, &config, &notices, "w", until).await;
+    assert_eq!(out.len(), 2, "{out:?}");
+    let url_of = |id: &embargo_domain::TrackingId| {
+        out.iter()
+            .find_map(|o| match o {
+                PublicationOutcome::Published {
+                    id: i, issue_url, ..
+                } if i == id => Some(issue_url.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let mails = store
+        .claim_outbox("test", jiff::SignedDuration::from_mins(1), until, 10)
+        .await
+        .unwrap();
+    assert_eq!(mails.len(), 2);
+    let mail_of = |id: &embargo_domain::TrackingId| {
+        let m = mails
+            .iter()
+            .find(|m| m.report_id.as_ref() == Some(id))
+            .unwrap();
+        assert_eq!(m.recipients, [REPORTER]);
+        String::from_utf8(m.body.to_vec()).unwrap()
+    };
+
+    // Known key: PGP/MIME; only the reporter's key opens it.
+    let mail = mail_of(&keyed);
+    let url = url_of(&keyed);
+    assert!(mail.contains("multipart/encrypted"), "{mail}");
+    assert!(
+        !mail.contains(&url),
+        "the URL is inside the encrypted part only"
+    );
+    let start = mail.find("-----BEGIN PGP MESSAGE-----").unwrap();
+    let end_marker = "-----END PGP MESSAGE-----";
+    let end = mail[start..].find(end_marker).unwrap() + start + end_marker.len();
+    let armored = mail[start..end].replace("\r\n", "\n");
+    let opened = Keyring::from(reporter_key)
+        .decrypt(
+            armored.as_bytes(),
+            std::slice::from_ref(&team_cert),
+            DEFAULT_MAX_PLAINTEXT,
+        )
+        .unwrap();
+    assert_eq!(opened.signatures.len(), 1);
+    assert_eq!(
+        opened.signatures[0].status,
+        SignatureStatus::Good,
+        "signed by the team"
+    );
+    let text = String::from_utf8(opened.plaintext.to_vec()).unwrap();
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains(&keyed.to_string()), "{text}");
+    assert!(
+        Keyring::from(stranger)
+            .decrypt(
+                armored.as_bytes(),
+                std::slice::from_ref(&team_cert),
+                DEFAULT_MAX_PLAINTEXT
+            )
+            .is_err()
+    );
+
+    // No key of the reporter: signed in the clear by the team key.
+    let mail = mail_of(&plain);
+    let url = url_of(&plain);
+    assert!(!mail.contains("BEGIN PGP MESSAGE"), "{mail}");
+    let body = mail_parser::MessageParser::default()
+        .parse(mail.as_bytes())
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .into_owned();
+    assert!(
+        body.starts_with("-----BEGIN PGP SIGNED MESSAGE-----"),
+        "{body}"
+    );
+    let verified = verify_inline(body.as_bytes(), &[team_cert], DEFAULT_MAX_PLAINTEXT).unwrap();
+    assert_eq!(verified.signatures.len(), 1);
+    assert_eq!(verified.signatures[0].status, SignatureStatus::Good);
+    let content = String::from_utf8(verified.content.to_vec()).unwrap();
+    assert!(content.contains(&url), "{content}");
+    assert!(content.contains(&plain.to_string()), "{content}");
+    assert!(!content.contains(SECRET_DETAILS) && !content.contains(CANARY));
 }
 
 async fn exports_of_a_published_advisory(h: &Harness) {

@@ -48,6 +48,9 @@ pub fn reason_code(e: &PgpError) -> &'static str {
         PgpError::TooLarge { .. } => "too-large",
         PgpError::Unsupported(_) | PgpError::Policy(_) => "unsupported",
         PgpError::NotEncrypted => "not-encrypted",
+        // More packets, one-pass signatures or nesting than any real
+        // message has (refused before sequoia's costly verification).
+        PgpError::TooComplex { .. } => "too-complex",
         _ => "malformed",
     }
 }

@@ -3,16 +3,17 @@
 use std::io;
 
 use openpgp::crypto::SessionKey;
-use openpgp::packet::{PKESK, SKESK, Tag};
+use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, MessageLayer, MessageStructure, VerificationHelper,
 };
-use openpgp::parse::{PacketParser, PacketParserResult, Parse};
+use openpgp::parse::{PacketParser, Parse};
 use openpgp::types::SymmetricAlgorithm;
 use openpgp::{Cert, Fingerprint, KeyHandle};
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
+use crate::packets::{self, Tally};
 use crate::verify::{SignatureCheck, certs_for, collect_checks};
 use crate::{Keyring, POLICY, PgpError, bounded};
 
@@ -65,6 +66,8 @@ struct State {
     session_key_rejected: bool,
     /// Signature results.
     checks: Vec<SignatureCheck>,
+    /// Bounds on the packets sequoia meets, inside the encryption too.
+    tally: Tally,
 }
 
 struct Helper<'a> {
@@ -156,6 +159,12 @@ impl DecryptionHelper for Helper<'_> {
 }
 
 impl VerificationHelper for Helper<'_> {
+    fn inspect(&mut self, pp: &PacketParser<'_>) -> openpgp::Result<()> {
+        self.state
+            .tally
+            .packet(pp.packet.tag(), pp.recursion_depth())
+    }
+
     fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
         Ok(certs_for(self.senders, ids))
     }
@@ -194,17 +203,28 @@ impl Keyring {
     ///   other keys, [`PgpError::NoMatchingKey`].
     /// * Bad or unknown signatures are reported in
     ///   [`Decrypted::signatures`], not as errors.
+    /// * Before sequoia reads the message, its top-level packet headers
+    ///   are walked (nothing is decompressed or decrypted): a message whose
+    ///   top level holds compressed or literal data, or no encrypted data
+    ///   at all, is [`PgpError::NotEncrypted`]; more than 512 packets, 16
+    ///   one-pass signatures or 32 signatures are [`PgpError::TooComplex`].
+    ///   The same bounds, and a nesting depth of 4, apply to what sequoia
+    ///   meets inside the encryption, packet by packet, before its
+    ///   verifier does work that grows faster than linearly with them
+    ///   (one-pass-signature floods, found by fuzzing).
     pub fn decrypt(
         &self,
         message: &[u8],
         known_senders: &[Cert],
         max_plaintext: usize,
     ) -> Result<Decrypted, PgpError> {
-        if contains_sed(message) {
-            return Err(PgpError::NoIntegrityProtection);
-        }
+        let message = packets::binary(message).map_err(|e| PgpError::Malformed(e.to_string()))?;
+        packets::encrypted_message(&message)?;
         let mut state = State::default();
-        let result = self.decrypt_inner(message, known_senders, max_plaintext, &mut state);
+        let result = self.decrypt_inner(&message, known_senders, max_plaintext, &mut state);
+        if let Some(refusal) = state.tally.exceeded.take() {
+            return Err(refusal);
+        }
         match result {
             Ok(plaintext) => match state.decrypted_with {
                 Some(fingerprint) => Ok(Decrypted {
@@ -254,34 +274,6 @@ impl Keyring {
         }
         Ok(plaintext)
     }
-}
-
-/// Whether the message has a top-level Symmetrically Encrypted Data
-/// packet (no integrity protection).  Containers are skipped, not
-/// decrypted.
-fn contains_sed(message: &[u8]) -> bool {
-    let Ok(mut ppr) = PacketParser::from_bytes(message) else {
-        return false;
-    };
-    // An encrypted message is session-key packets, then the encrypted
-    // data. Only those are walked: stepping over any other packet (a
-    // compressed one above all) would make the parser read it to its end,
-    // decompressing whatever an attacker packed into it (found by fuzzing).
-    for _ in 0..256 {
-        let PacketParserResult::Some(pp) = ppr else {
-            return false;
-        };
-        match pp.packet.tag() {
-            Tag::SED => return true,
-            Tag::PKESK | Tag::SKESK | Tag::Marker => {}
-            _ => return false,
-        }
-        match pp.next() {
-            Ok((_, next)) => ppr = next,
-            Err(_) => return false,
-        }
-    }
-    false
 }
 
 /// Maps a sequoia error to a [`PgpError`].

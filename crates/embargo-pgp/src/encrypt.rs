@@ -1,15 +1,16 @@
 //! Encryption (outbound mail) and certificate parsing.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use openpgp::Cert;
 use openpgp::cert::prelude::*;
-use openpgp::parse::Parse;
+use openpgp::parse::{Dearmor, PacketParserBuilder, Parse};
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer};
 use openpgp::types::RevocationStatus;
 use sequoia_openpgp as openpgp;
 
-use crate::{Keyring, POLICY, PgpError};
+use crate::{Keyring, POLICY, PgpError, packets};
 
 /// Encrypts `plaintext` to every recipient and signs it with the
 /// keyring's current key; returns an ASCII-armored OpenPGP message.
@@ -82,10 +83,14 @@ pub fn encrypt_and_sign(
 /// several (a keyring).  Secret key material, if any, is dropped.
 ///
 /// Fails if the data holds no certificate or any certificate is
-/// malformed.
+/// malformed.  The data may come from an attacker (Autocrypt headers,
+/// attached keys), so before sequoia parses it, its packet headers are
+/// walked: a packet that has no place in certificate data (compressed or
+/// literal data, encrypted data, session keys, one-pass signatures) is
+/// refused with [`PgpError::UnexpectedPacket`] without being read, and
+/// more than 4096 packets or 8 MiB with [`PgpError::TooComplex`].
 pub fn parse_certs(data: &[u8]) -> Result<Vec<Cert>, PgpError> {
-    let parser =
-        CertParser::from_bytes(data).map_err(|e| PgpError::InvalidCertificate(e.to_string()))?;
+    let parser = cert_parser(data, PgpError::InvalidCertificate)?;
     let mut certs = Vec::new();
     for cert in parser {
         let cert = cert.map_err(|e| PgpError::InvalidCertificate(e.to_string()))?;
@@ -95,4 +100,22 @@ pub fn parse_certs(data: &[u8]) -> Result<Vec<Cert>, PgpError> {
         return Err(PgpError::NoCertificate);
     }
     Ok(certs)
+}
+
+/// A certificate parser over `data` once [`packets::cert_data`] has
+/// checked it: sequoia parses exactly the (binary) bytes that were walked,
+/// with its own armor detection off.
+pub(crate) fn cert_parser(
+    data: &[u8],
+    malformed: impl Fn(String) -> PgpError,
+) -> Result<CertParser<'_>, PgpError> {
+    let builder = match packets::cert_data(data, &malformed)? {
+        Cow::Borrowed(bin) => PacketParserBuilder::from_bytes(bin),
+        Cow::Owned(bin) => PacketParserBuilder::from_reader(std::io::Cursor::new(bin)),
+    };
+    let ppr = builder
+        .map(|b| b.dearmor(Dearmor::Disabled))
+        .and_then(|b| b.build())
+        .map_err(|e| malformed(e.to_string()))?;
+    Ok(CertParser::from(ppr))
 }

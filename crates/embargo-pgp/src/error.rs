@@ -148,9 +148,66 @@ pub enum PgpError {
     #[error("key {0} has no usable signing key")]
     NoSigningKey(String),
 
+    /// Refused from the packet headers alone, before sequoia parsed
+    /// anything: the data holds a packet that has no place in it, e.g.
+    /// compressed data where certificates were expected.  Nothing was
+    /// decompressed or decrypted.
+    #[error("refused: {} (tag {tag}) where only {expected} belong", tag_name(*tag))]
+    UnexpectedPacket {
+        /// The packet's tag (RFC 9580, 5), e.g. 8 for Compressed Data.
+        tag: u8,
+        /// What the data may hold.
+        expected: &'static str,
+    },
+
+    /// More packets, one-pass signatures, signatures, nesting or bytes
+    /// than any legitimate message or certificate has.  Refused before
+    /// (or while) sequoia read them: its cost grows faster than linearly
+    /// with some of them.
+    #[error("refused: more than {limit} {what}")]
+    TooComplex {
+        /// What there was too much of.
+        what: Excess,
+        /// The bound that was exceeded.
+        limit: usize,
+    },
+
     /// Any other failure reported by sequoia.
     #[error("OpenPGP operation failed: {0}")]
     Crypto(String),
+}
+
+/// What a [`PgpError::TooComplex`] input had too much of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Excess {
+    /// Packets (at all levels of a message, or in certificate data).
+    Packets,
+    /// One-pass-signature packets.
+    OnePassSignatures,
+    /// Signature packets.
+    Signatures,
+    /// Levels of container nesting (encryption, compression).
+    Nesting,
+    /// Bytes of certificate data.
+    Bytes,
+}
+
+impl std::fmt::Display for Excess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Excess::Packets => "packets",
+            Excess::OnePassSignatures => "one-pass-signature packets",
+            Excess::Signatures => "signature packets",
+            Excess::Nesting => "levels of nesting",
+            Excess::Bytes => "bytes",
+        })
+    }
+}
+
+/// The name of a packet tag ("Compressed Data Packet", ...).
+fn tag_name(tag: u8) -> String {
+    sequoia_openpgp::packet::Tag::from(tag).to_string()
 }
 
 impl PgpError {

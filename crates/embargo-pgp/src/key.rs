@@ -6,7 +6,6 @@ use std::time::SystemTime;
 use openpgp::cert::prelude::*;
 use openpgp::crypto::KeyPair;
 use openpgp::packet::{Signature, UserID};
-use openpgp::parse::Parse;
 use openpgp::serialize::{Serialize, SerializeInto};
 use openpgp::types::{Features, KeyFlags};
 use openpgp::{Cert, Profile};
@@ -260,9 +259,9 @@ impl TeamKey {
 }
 
 fn parse_secret_certs(data: &[u8], origin: &str) -> Result<Vec<TeamKey>, PgpError> {
-    let parser = CertParser::from_bytes(data).map_err(|e| PgpError::InvalidKeyData {
+    let parser = crate::encrypt::cert_parser(data, |reason| PgpError::InvalidKeyData {
         origin: origin.into(),
-        reason: e.to_string(),
+        reason,
     })?;
     let mut keys = Vec::new();
     for cert in parser {

@@ -40,6 +40,7 @@ mod decrypt;
 mod encrypt;
 mod error;
 mod key;
+mod packets;
 mod verify;
 mod wkd;
 
@@ -49,7 +50,7 @@ pub use certinfo::{cert_emails, cert_fingerprint, cert_has_email, cert_to_armore
 pub use cleartext::sign_cleartext;
 pub use decrypt::{DEFAULT_MAX_PLAINTEXT, Decrypted};
 pub use encrypt::{encrypt_and_sign, parse_certs};
-pub use error::PgpError;
+pub use error::{Excess, PgpError};
 pub use key::{Keyring, TeamKey, generate_team_key};
 pub use openpgp::Cert;
 pub use verify::{SignatureCheck, SignatureStatus, Verified, verify_detached, verify_inline};

@@ -3,15 +3,16 @@
 use std::time::SystemTime;
 
 use openpgp::packet::Signature;
-use openpgp::parse::Parse;
 use openpgp::parse::stream::{
     DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
     VerificationResult, VerifierBuilder,
 };
+use openpgp::parse::{PacketParser, Parse};
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
+use crate::packets::Tally;
 use crate::{POLICY, PgpError, bounded};
 
 /// Outcome of checking one signature.
@@ -148,12 +149,19 @@ pub(crate) fn collect_checks(structure: &MessageStructure<'_>, out: &mut Vec<Sig
 
 /// Verification helper: known certificates in, results out.  It never
 /// aborts on a bad signature: the caller decides what to do with them.
+/// It does abort when the message exceeds the bounds of [`Tally`] (kept
+/// outside the helper, which sequoia drops on an error).
 struct VerifyHelper<'a> {
     known: &'a [Cert],
     checks: Vec<SignatureCheck>,
+    tally: &'a mut Tally,
 }
 
 impl VerificationHelper for VerifyHelper<'_> {
+    fn inspect(&mut self, pp: &PacketParser<'_>) -> openpgp::Result<()> {
+        self.tally.packet(pp.packet.tag(), pp.recursion_depth())
+    }
+
     fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
         Ok(certs_for(self.known, ids))
     }
@@ -170,15 +178,31 @@ impl VerificationHelper for VerifyHelper<'_> {
 /// (for MIME: the canonical CRLF form of the signed part).
 ///
 /// Returns one entry per signature; an error only when the signature
-/// data cannot be parsed at all.
+/// data cannot be parsed at all, or holds more than 32 signatures
+/// ([`PgpError::TooComplex`]).
 pub fn verify_detached(
     data: &[u8],
     signature: &[u8],
     known_certs: &[Cert],
 ) -> Result<Vec<SignatureCheck>, PgpError> {
+    let mut tally = Tally::default();
+    let result = verify_detached_with(data, signature, known_certs, &mut tally);
+    match tally.exceeded.take() {
+        Some(refusal) => Err(refusal),
+        None => result,
+    }
+}
+
+fn verify_detached_with(
+    data: &[u8],
+    signature: &[u8],
+    known_certs: &[Cert],
+    tally: &mut Tally,
+) -> Result<Vec<SignatureCheck>, PgpError> {
     let helper = VerifyHelper {
         known: known_certs,
         checks: Vec::new(),
+        tally,
     };
     let mut verifier = DetachedVerifierBuilder::from_bytes(signature)
         .and_then(|b| b.with_policy(&POLICY, None, helper))
@@ -215,15 +239,33 @@ impl std::fmt::Debug for Verified {
 ///
 /// The content is only returned after every signature was checked; a
 /// bad or unknown signature is reported in [`Verified::signatures`],
-/// not as an error.
+/// not as an error.  More than 512 packets, 16 one-pass signatures, 32
+/// signatures or 4 levels of nesting are refused with
+/// [`PgpError::TooComplex`] as soon as sequoia meets them (before its
+/// verifier does work that grows faster than linearly with them).
 pub fn verify_inline(
     message: &[u8],
     known_certs: &[Cert],
     max_content: usize,
 ) -> Result<Verified, PgpError> {
+    let mut tally = Tally::default();
+    let result = verify_inline_with(message, known_certs, max_content, &mut tally);
+    match tally.exceeded.take() {
+        Some(refusal) => Err(refusal),
+        None => result,
+    }
+}
+
+fn verify_inline_with(
+    message: &[u8],
+    known_certs: &[Cert],
+    max_content: usize,
+    tally: &mut Tally,
+) -> Result<Verified, PgpError> {
     let helper = VerifyHelper {
         known: known_certs,
         checks: Vec::new(),
+        tally,
     };
     let mut verifier = VerifierBuilder::from_bytes(message)
         .map(|b| b.buffer_size(bounded::buffer_size(max_content)))

@@ -36,10 +36,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use embargo_domain::{Login, Severity, State, TrackingId, WgName};
-use embargo_github::{GitHubError, IssueState, Publisher, Repo};
+use embargo_github::{GitHubError, IssueState, PublicIssue, Publisher, Repo};
 use embargo_store::{Actor, ReportFilter, ReviewRun, Sla, Store};
 use embargo_wg::Registry;
 use jiff::{SignedDuration, Timestamp};
@@ -50,6 +52,30 @@ use crate::{Result, ReviewError};
 
 /// Longest subject or issue title in the Markdown agenda.
 const TITLE_CHARS: usize = 120;
+
+/// Where the agenda's public issues come from: any
+/// [`embargo_github::Publisher`] (the GitHub client), or a trait object of
+/// it (`Arc<dyn IssueSource>`, as the admin view holds it). Following
+/// GitHub's pagination is the source's job; [`agenda_with`] handles rate
+/// limits and transient failures.
+pub trait IssueSource: Send + Sync {
+    /// Issues labelled `security` in `repo` updated at or after `since`.
+    fn security_issues_since<'a>(
+        &'a self,
+        repo: &'a Repo,
+        since: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<PublicIssue>, GitHubError>> + Send + 'a>>;
+}
+
+impl<P: Publisher> IssueSource for P {
+    fn security_issues_since<'a>(
+        &'a self,
+        repo: &'a Repo,
+        since: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<PublicIssue>, GitHubError>> + Send + 'a>> {
+        Box::pin(self.list_security_issues_since(repo, since))
+    }
+}
 
 /// How the agenda is made.
 #[derive(Debug, Clone)]
@@ -241,9 +267,22 @@ pub struct Agenda {
     pub overdue: Vec<AgendaReport>,
 }
 
+impl Agenda {
+    /// The agenda as a WG lead sees it: only `wg`'s reports and public
+    /// issues (unrouted reports and other WGs' left out). Pair it with a
+    /// registry of that WG alone, so other WGs' repositories are not asked.
+    #[must_use]
+    pub fn restricted_to(mut self, wg: &WgName) -> Agenda {
+        self.reports.retain(|r| r.wg.as_ref() == Some(wg));
+        self.overdue.retain(|r| r.wg.as_ref() == Some(wg));
+        self.public_issues.retain(|i| &i.wg == wg);
+        self
+    }
+}
+
 /// [`agenda_with`] with default options. Without GitHub, pass
 /// `None::<&embargo_github::Client>`.
-pub async fn agenda<P: Publisher>(
+pub async fn agenda<P: IssueSource + ?Sized>(
     store: &Store,
     registry: &Registry,
     publisher: Option<&P>,
@@ -286,7 +325,7 @@ fn agenda_order(a: &AgendaReport, b: &AgendaReport) -> std::cmp::Ordering {
 }
 
 /// The review agenda at `now` (see the [module documentation](self)).
-pub async fn agenda_with<P: Publisher>(
+pub async fn agenda_with<P: IssueSource + ?Sized>(
     store: &Store,
     registry: &Registry,
     publisher: Option<&P>,
@@ -422,18 +461,18 @@ fn wg_repos(registry: &Registry) -> Vec<(String, WgName)> {
 
 /// One repository's `security` issues since `since`, waiting out rate
 /// limits that fit in `budget` (decreased by what was waited).
-async fn list_repo<P: Publisher>(
+async fn list_repo<P: IssueSource + ?Sized>(
     publisher: &P,
     repo: &Repo,
     since: Timestamp,
     budget: &mut Duration,
     options: &AgendaOptions,
-) -> std::result::Result<Vec<embargo_github::PublicIssue>, String> {
+) -> std::result::Result<Vec<PublicIssue>, String> {
     let attempts = options.max_attempts.max(1);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match publisher.list_security_issues_since(repo, since).await {
+        match publisher.security_issues_since(repo, since).await {
             Ok(issues) => return Ok(issues),
             Err(GitHubError::RateLimited { retry_after }) => {
                 if attempt >= attempts {

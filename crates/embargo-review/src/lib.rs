@@ -38,9 +38,9 @@ mod scans;
 mod text;
 
 pub use agenda::{
-    Agenda, AgendaOptions, AgendaReport, LastActionInfo, LastReviewInfo, PublicIssueItem,
-    SinceSource, SkippedRepo, SlaInfo, SlaStatus, agenda, agenda_markdown, agenda_with,
-    mark_review_done, sla_info,
+    Agenda, AgendaOptions, AgendaReport, IssueSource, LastActionInfo, LastReviewInfo,
+    PublicIssueItem, SinceSource, SkippedRepo, SlaInfo, SlaStatus, agenda, agenda_markdown,
+    agenda_with, mark_review_done, sla_info,
 };
 pub use digest::{
     DigestItem, DigestOptions, DigestRunReport, SentRun, WgDigest, compose_digests,
@@ -54,13 +54,15 @@ pub use registry::{
 };
 pub use scans::{
     FileIssue, ScanChanges, ScanImportOptions, ScanImportReport, SliceOptions, SliceRunReport,
-    compare_versions, compose_scan_slices, import_scans, import_scans_with, previous_release,
-    scan_changes, scan_summary, send_scan_slices,
+    SliceStatus, compare_versions, compose_scan_slices, import_scans, import_scans_with,
+    previous_release, releases, scan_changes, scan_findings, scan_summary, send_scan_slices,
+    slice_status,
 };
 
 /// Re-exported for callers: the SLA (days per severity) and the scan
 /// progress hook.
+pub use embargo_github::IssueState;
 pub use embargo_scan::Progress;
-pub use embargo_store::Sla;
+pub use embargo_store::{ScanRelease, Sla};
 
 pub type Result<T, E = ReviewError> = std::result::Result<T, E>;

@@ -21,7 +21,8 @@ use embargo_scan::{
     diff, import_path_with,
 };
 use embargo_store::{
-    DigestKind, ImportKind, NewImportRun, ScanFindingRow, ScanImageRow, Store, check_release,
+    DigestKind, ImportKind, NewImportRun, ScanFindingRow, ScanImageRow, ScanRelease, Store,
+    check_release,
 };
 use embargo_wg::Registry;
 use jiff::Timestamp;
@@ -349,6 +350,62 @@ pub async fn previous_release(store: &Store, release: &str) -> Result<Option<Str
         .map(|r| r.release)
         .filter(|r| compare_versions(r, release) == Ordering::Less)
         .max_by(|a, b| compare_versions(a, b)))
+}
+
+/// Every finding stored for `release` (deduplicated, in [`Finding`]
+/// order). [`ReviewError::UnknownRelease`] when none is stored.
+pub async fn scan_findings(store: &Store, release: &str) -> Result<Vec<Finding>> {
+    Ok(stored_outcome(store, release).await?.findings)
+}
+
+/// Every stored release, newest first in version order
+/// ([`compare_versions`]).
+pub async fn releases(store: &Store) -> Result<Vec<ScanRelease>> {
+    let mut all = store.scan_releases().await?;
+    all.sort_by(|a, b| compare_versions(&b.release, &a.release));
+    Ok(all)
+}
+
+/// Whether a WG's slice of a release went out, and to how many leads it
+/// would go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SliceStatus {
+    pub wg: WgName,
+    /// Leads with an address (accounts and registry).
+    pub leads: usize,
+    /// Of those, the ones with a usable OpenPGP key (the others get the
+    /// content-free notice).
+    pub leads_with_key: usize,
+    /// When the slice was queued, and to how many (`None`: not yet).
+    pub sent_at: Option<Timestamp>,
+    pub sent_to: u64,
+}
+
+/// For each WG of `release`'s summary: its leads and whether its slice
+/// was sent ([`send_scan_slices`]).
+pub async fn slice_status(
+    store: &Store,
+    registry: &Registry,
+    release: &str,
+) -> Result<Vec<SliceStatus>> {
+    let summary = scan_summary(store, release).await?;
+    let users = store.list_users().await?;
+    let mut out = Vec::new();
+    for wg_text in summary.wgs.keys() {
+        let Ok(wg) = WgName::parse(wg_text) else {
+            continue;
+        };
+        let leads = wg_leads(&wg, registry, &users);
+        let run = store.get_digest_run(DigestKind::Scan, &wg, release).await?;
+        out.push(SliceStatus {
+            leads: leads.len(),
+            leads_with_key: leads.iter().filter(|l| l.cert.is_some()).count(),
+            sent_at: run.as_ref().map(|r| r.created_at),
+            sent_to: run.as_ref().map_or(0, |r| r.recipients),
+            wg,
+        });
+    }
+    Ok(out)
 }
 
 /// What changed in a release's scan against the previous release.

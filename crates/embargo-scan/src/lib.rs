@@ -27,7 +27,7 @@ pub use diff::{Diff, WgDiff, diff};
 pub use import::{ImportOptions, ImportOutcome, Progress, import_path, import_path_with};
 pub use parse::{ParseError, ParsedReport, RawFinding, ScanFormat, parse_report};
 pub use severity::ScanSeverity;
-pub use summary::{Summary, WgCounts, summarize};
+pub use summary::{Summary, WgCounts, counts_of, summarize};
 
 /// One vulnerability in one package of one image, placed in a WG (or not).
 /// Ordered by WG, image, ID, package, versions, severity.

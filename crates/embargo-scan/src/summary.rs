@@ -78,6 +78,34 @@ pub fn summarize(release: &str, findings: &[Finding]) -> Summary {
     build(release, findings, std::iter::empty())
 }
 
+/// Severity counts of `findings` as a summary counts a WG's: one per
+/// image, vulnerability and package (its worst severity); `images` is the
+/// number of distinct images among them. For the unmapped images' row.
+pub fn counts_of<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> WgCounts {
+    type Key<'k> = (&'k str, &'k str, &'k str);
+    let mut images: BTreeSet<&str> = BTreeSet::new();
+    let mut worst: BTreeMap<Key<'a>, ScanSeverity> = BTreeMap::new();
+    for f in findings {
+        images.insert(&f.image);
+        worst
+            .entry((&f.image, &f.vuln_id, &f.package))
+            .and_modify(|s| {
+                if f.severity.rank() > s.rank() {
+                    *s = f.severity;
+                }
+            })
+            .or_insert(f.severity);
+    }
+    let mut counts = WgCounts {
+        images: u64::try_from(images.len()).unwrap_or(u64::MAX),
+        ..WgCounts::default()
+    };
+    for severity in worst.into_values() {
+        counts.bump(severity);
+    }
+    counts
+}
+
 impl ImportOutcome {
     /// The summary of this import, counting scanned images without
     /// findings in their WG's `images` (or in `unmapped`) too.

@@ -8,6 +8,11 @@
 //! | wg-lead | those routed to the account's WG | all on those; triage only to that WG | no |
 //! | auditor | all | none (read-only) | no |
 //!
+//! The review agenda and release scans (`/review`, `/scans`) follow the
+//! same scope: a WG lead sees the own WG's rows only. Marking the review
+//! done and sending scan slices to WG leads are the security team's own
+//! procedures: admins and triagers ([`team_process`]).
+//!
 //! A report a role may not see does not exist for it: 404, never 403.
 
 use embargo_domain::{Role, WgName};
@@ -49,6 +54,15 @@ pub(crate) fn may_triage_to(user: &User, target: &WgName) -> Result<(), WebError
         Role::WgLead if user.wg.as_ref() != Some(target) => Err(WebError::Forbidden),
         Role::Auditor => Err(WebError::Forbidden),
         _ => Ok(()),
+    }
+}
+
+/// Whether `user` may run the security team's own procedures: mark the
+/// bi-weekly review done, send release-scan slices to WG leads.
+pub(crate) fn team_process(user: &User) -> Result<(), WebError> {
+    match user.role {
+        Role::Admin | Role::Triager => Ok(()),
+        Role::WgLead | Role::Auditor => Err(WebError::Forbidden),
     }
 }
 

@@ -35,6 +35,8 @@ mod error;
 mod limiter;
 mod pages;
 mod reports;
+mod review;
+mod scans;
 mod statics;
 pub mod text;
 pub mod totp;
@@ -55,6 +57,7 @@ use embargo_store::{Sla, Store};
 use jiff::SignedDuration;
 
 pub use error::WebError;
+pub use review::ReviewSetup;
 
 /// Settings of the web view. The binary fills it from its config
 /// (`[web]`, `[embargo]`, `[[wg]]`); [`WebConfig::default`] is what tests
@@ -92,6 +95,9 @@ pub struct WebConfig {
     pub public: Option<Arc<public::PublicConfig>>,
     /// Request counts and latencies for the metrics listener.
     pub metrics: Option<Arc<metrics::Metrics>>,
+    /// The review agenda's and release scans' settings (`/review`,
+    /// `/scans`): `[[wg]]` tables, the GitHub source of public issues.
+    pub review: ReviewSetup,
 }
 
 impl Default for WebConfig {
@@ -111,6 +117,7 @@ impl Default for WebConfig {
             config_summary: Vec::new(),
             public: None,
             metrics: None,
+            review: ReviewSetup::default(),
         }
     }
 }
@@ -268,6 +275,13 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/users/{login}/key", post(admin::set_key))
         .route("/admin/users/{login}/reset", post(admin::reset_password))
         .route("/admin/config", get(admin::config))
+        .route("/review", get(review::page))
+        .route("/review/agenda.md", get(review::markdown))
+        .route("/review/agenda.json", get(review::json))
+        .route("/review/done", post(review::mark_done))
+        .route("/scans", get(scans::list))
+        .route("/scans/{release}", get(scans::show))
+        .route("/scans/{release}/send", post(scans::send))
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1115,6 +1115,25 @@ async fn authorization_matrix(ts: TestStore) {
     };
     let a_mine = att(mine.clone()).await;
     let a_other = att(other.clone()).await;
+    // A release scan for /scans/{release}.
+    let scan_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        scan_dir.path().join("one.json"),
+        r#"{"ArtifactName":"ghcr.io/x/y:1","Results":[{"Target":"t","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","InstalledVersion":"1","Severity":"HIGH"}]}]}"#,
+    )
+    .unwrap();
+    embargo_review::import_scans(
+        app.store(),
+        &embargo_review::load_registry(app.store(), &[])
+            .await
+            .unwrap(),
+        scan_dir.path(),
+        "1.0.0",
+        &mut |_| {},
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
 
     let mut clients: Vec<Client> = vec![app.anonymous()];
     for r in &ROLES[1..] {
@@ -1167,6 +1186,20 @@ async fn authorization_matrix(ts: TestStore) {
         ),
         ("/account".into(), [SignIn, Ok, Ok, Ok, Ok]),
         ("/account/password".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        ("/review".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        ("/review?since=2026-01-01".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        (
+            "/review?since=yesterday".into(),
+            [SignIn, Bad, Bad, Bad, Bad],
+        ),
+        ("/review/agenda.md".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        ("/review/agenda.json".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        ("/scans".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        ("/scans/1.0.0".into(), [SignIn, Ok, Ok, Ok, Ok]),
+        (
+            "/scans/9.9.9".into(),
+            [SignIn, NotFound, NotFound, NotFound, NotFound],
+        ),
         (
             "/no/such/route".into(),
             [NotFound, NotFound, NotFound, NotFound, NotFound],
@@ -1308,6 +1341,21 @@ async fn authorization_matrix(ts: TestStore) {
             "/reports/SEC-2026-9999/note",
             vec![("note", "x")],
             [Forbidden, NotFound, NotFound, NotFound, NotFound],
+        ),
+        (
+            "/review/done",
+            vec![],
+            [Forbidden, Done, Done, Forbidden, Forbidden],
+        ),
+        (
+            "/scans/1.0.0/send",
+            vec![],
+            [Forbidden, Done, Done, Forbidden, Forbidden],
+        ),
+        (
+            "/scans/9.9.9/send",
+            vec![],
+            [Forbidden, NotFound, NotFound, Forbidden, Forbidden],
         ),
     ];
     for (path, fields, want) in &otherwise {

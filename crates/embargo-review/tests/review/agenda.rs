@@ -6,8 +6,8 @@
 use embargo_domain::{Severity, State};
 use embargo_github::{Auth, Client, GitHubConfig, IssueState, Secret};
 use embargo_review::{
-    AgendaOptions, SinceSource, SlaStatus, agenda, agenda_markdown, agenda_with, load_registry,
-    mark_review_done,
+    AgendaOptions, IssueSource, SinceSource, SlaStatus, agenda, agenda_markdown, agenda_with,
+    load_registry, mark_review_done,
 };
 use embargo_wg::{Registry, WgConfig};
 use jiff::{SignedDuration, Timestamp};
@@ -357,6 +357,39 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
         c.reports
             .iter()
             .any(|r| r.id.to_string() == ids.unrouted && r.new_since_review)
+    );
+    // Through a trait object (as the admin view holds the client), for a
+    // WG lead: the own WG's reports and public issues only.
+    let source: std::sync::Arc<dyn IssueSource> = std::sync::Arc::new(gh.clone());
+    let pipelines_only = Registry::from_wgs(
+        registry
+            .get(&embargo_domain::WgName::parse("pipelines").unwrap())
+            .cloned(),
+    )
+    .unwrap();
+    let d = agenda_with(
+        store,
+        &pipelines_only,
+        Some(source.as_ref()),
+        Some(now() - days(3)),
+        later,
+        &quick,
+    )
+    .await
+    .unwrap()
+    .restricted_to(&embargo_domain::WgName::parse("pipelines").unwrap());
+    assert_eq!(d.reports.len(), 2);
+    assert!(
+        d.reports
+            .iter()
+            .all(|r| r.wg.as_ref().unwrap().as_str() == "pipelines")
+    );
+    assert_eq!(d.overdue.len(), 1);
+    assert!(!d.public_issues.is_empty());
+    assert!(
+        d.public_issues
+            .iter()
+            .all(|i| i.repo == "kubeflow/pipelines")
     );
     // Who and when is recorded, in the audit trail too.
     let second = mark_review_done(store, &login("bob"), later).await.unwrap();

@@ -8,7 +8,8 @@ use std::path::Path;
 use embargo_domain::Role;
 use embargo_review::{
     Progress, ReviewError, ScanImportOptions, SliceOptions, compare_versions, compose_scan_slices,
-    import_scans, import_scans_with, load_registry, scan_changes, scan_summary, send_scan_slices,
+    import_scans, import_scans_with, load_registry, releases, scan_changes, scan_findings,
+    scan_summary, send_scan_slices, slice_status,
 };
 use embargo_scan::import_path;
 use embargo_store::{ImportKind, Store, StoreError};
@@ -325,6 +326,27 @@ async fn scan_changes_between_releases(h: &Harness) {
         scan_changes(store, "2.0").await,
         Err(ReviewError::UnknownRelease(_))
     ));
+    // Releases newest first in version order, whatever the import order.
+    let names: Vec<String> = releases(store)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.release)
+        .collect();
+    assert_eq!(names, ["1.10.0", "1.10.0-rc.1", "1.9.0"]);
+    // The stored findings, as the unmapped row counts them.
+    let findings = scan_findings(store, "1.10.0").await.unwrap();
+    let summary = scan_summary(store, "1.10.0").await.unwrap();
+    let pipelines = embargo_scan::counts_of(
+        findings
+            .iter()
+            .filter(|f| f.wg.as_ref().is_some_and(|w| w.as_str() == "pipelines")),
+    );
+    assert_eq!(pipelines, summary.wgs["pipelines"]);
+    assert!(matches!(
+        scan_findings(store, "2.0").await,
+        Err(ReviewError::UnknownRelease(_))
+    ));
 }
 
 async fn scan_slices_go_to_each_wgs_leads(h: &Harness) {
@@ -401,10 +423,26 @@ async fn scan_slices_go_to_each_wgs_leads(h: &Harness) {
             .starts_with("[SCAN-2026-")
     );
 
+    let status = slice_status(store, &registry, "1.10.0").await.unwrap();
+    let of = |wg: &str| status.iter().find(|s| s.wg.as_str() == wg).unwrap().clone();
+    assert_eq!(
+        (of("pipelines").leads, of("pipelines").leads_with_key),
+        (1, 1)
+    );
+    assert_eq!(
+        (of("training").leads, of("training").leads_with_key),
+        (1, 0)
+    );
+    assert!(status.iter().all(|s| s.sent_at.is_none()));
+
     let sent = send_scan_slices(store, &registry, &team(), "1.10.0", &options, now())
         .await
         .unwrap();
     assert_eq!(sent.sent.len(), 2);
+    let status = slice_status(store, &registry, "1.10.0").await.unwrap();
+    let of = |wg: &str| status.iter().find(|s| s.wg.as_str() == wg).unwrap().clone();
+    assert_eq!(of("pipelines").sent_at, Some(now()));
+    assert_eq!(of("pipelines").sent_to, 1);
     let again = send_scan_slices(store, &registry, &team(), "1.10.0", &options, now())
         .await
         .unwrap();

@@ -1,7 +1,9 @@
 //! Disclosure end to end: a report ingested, triaged, accepted and
 //! scheduled through the CLI, then `publish --due` against the local GitHub
-//! stand-in: nothing before the embargo end, exactly one labelled issue
-//! after it even with two publishers racing, and the OSV/CSAF exports.
+//! stand-in: the embargo warnings once (queued for the team and the WG's
+//! leads, delivered by `outbox flush`), nothing published before the
+//! embargo end, exactly one labelled issue after it even with two
+//! publishers racing, and the OSV/CSAF exports.
 
 use std::io::Write;
 use std::process::{Output, Stdio};
@@ -134,6 +136,20 @@ fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
     g.env
         .push(("EMBARGO_GITHUB_TOKEN".into(), standin::TOKEN.into()));
     g.ok(&["init"]);
+    // Warned before the end: the triager and the pipelines lead (no keys:
+    // content-free reminders), not another WG's lead.
+    for (login, role, wg) in [
+        ("tina", "triager", None),
+        ("lena", "wg-lead", Some("pipelines")),
+        ("nina", "wg-lead", Some("notebooks")),
+    ] {
+        let email = format!("--email={login}@team.example");
+        let mut args = vec!["user", "add", login, "--role", role, email.as_str()];
+        if let Some(wg) = wg {
+            args.extend(["--wg", wg]);
+        }
+        g.ok(&args);
+    }
 
     let id = ingest(&g, REPORT.as_bytes());
     assert!(id.starts_with("SEC-"), "{id:?}");
@@ -185,7 +201,8 @@ fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
     ]));
     assert_eq!(scheduled["approved"], true, "{scheduled}");
 
-    // Before the end: nothing is published.
+    // Before the end: nothing is published; both warnings (14 and 2 days)
+    // are due and go out together, once.
     let before = g.run(&["publish", "--due"]);
     assert!(before.status.success(), "{}", stderr(&before));
     assert!(
@@ -195,6 +212,37 @@ fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
     assert_eq!(String::from_utf8_lossy(&before.stdout), "");
     assert!(github.server.lock().issues_in(repo).is_empty());
     assert_eq!(github.server.lock().creates, 0);
+    let warned: Vec<serde_json::Value> = stderr(&before)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["outcome"] == "warned")
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", stderr(&before));
+    assert_eq!(warned[0]["id"], id.as_str());
+    assert_eq!(warned[0]["days_before"], serde_json::json!([2, 14]));
+    assert_eq!(warned[0]["recipients"], 2, "{}", warned[0]);
+    let flushed = json(&g.ok(&["outbox", "flush"]));
+    assert_eq!(flushed["dead"], 0, "{flushed}");
+    let reminders: Vec<String> = std::fs::read_dir(g.data().join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter(|m| m.contains(&format!("Subject: [{id}] Reminder")))
+        .collect();
+    let to = |who: &str| {
+        reminders
+            .iter()
+            .filter(|m| m.lines().any(|l| l.starts_with("To:") && l.contains(who)))
+            .count()
+    };
+    assert_eq!(
+        (to("tina@"), to("lena@"), to("nina@"), reminders.len()),
+        (1, 1, 0, 2),
+        "{reminders:?}"
+    );
+    for m in &reminders {
+        assert!(m.contains("-----BEGIN PGP SIGNED MESSAGE-----"), "{m}");
+        assert!(!m.contains("Arbitrary code execution"), "content-free: {m}");
+    }
 
     // After the end: two publishers race; exactly one issue.
     let wait = end.duration_since(Timestamp::now()) + SignedDuration::from_millis(500);
@@ -212,6 +260,11 @@ fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
     let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
     for out in &outs {
         assert!(out.status.success(), "publish --due: {}", stderr(out));
+        assert!(
+            !stderr(out).contains("\"warned\""),
+            "warned once only: {}",
+            stderr(out)
+        );
     }
     let lines: Vec<String> = outs
         .iter()

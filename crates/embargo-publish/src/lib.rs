@@ -17,6 +17,11 @@
 //!   audit event, notices to reporter and team, job done. `embargo publish
 //!   --due` and the scheduler in `serve` call the same function; any number
 //!   may run at once.
+//! * **Warnings** ([`send_embargo_warnings`]): before the embargo ends
+//!   (the policy's `warn_days`, default 14 and 2 days), the team and the
+//!   WG's leads are told, encrypted to each (a content-free reminder for
+//!   those without a key), exactly once per warning, report and end: the
+//!   warning is recorded in the transaction that queues its mail.
 //! * **Placeholder** ([`open_placeholder`]): optional per WG, a vague
 //!   public issue at acceptance, filled in at disclosure.
 //! * **Exports** ([`osv`], [`csaf`]): OSV JSON and CSAF 2.0 of a published
@@ -31,6 +36,7 @@ mod export;
 mod notices;
 mod publication;
 mod time;
+mod warnings;
 mod wgs;
 
 pub use agreement::{
@@ -47,4 +53,5 @@ pub use publication::{
     publish_due,
 };
 pub use time::{EmbargoEnd, parse_instant};
+pub use warnings::{EmbargoWarnings, WarningOutcome, WarningRecipients, send_embargo_warnings};
 pub use wgs::{WgRepos, WgTarget};

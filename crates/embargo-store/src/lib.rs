@@ -28,6 +28,7 @@ mod registry;
 mod reports;
 mod users;
 mod views;
+mod warnings;
 
 use std::fs::OpenOptions;
 use std::io;
@@ -64,6 +65,7 @@ pub use views::{
     BenchSeed, DashboardStats, Overdue, ReportCursor, ReportPage, ReportQuery, ReportSort,
     ReportView, Sla,
 };
+pub use warnings::{EmbargoEnding, SentWarning};
 
 use db::Sealer;
 

@@ -1,7 +1,9 @@
 //! Disclosure from the command line: `report schedule|approve|unschedule|
 //! withdraw|retry-publication|export`, `publish --due`, and the scheduler
 //! `serve` runs. All of them go through `embargo-publish`, so any number of
-//! them may run at once and each report is published exactly once.
+//! them may run at once and each report is published exactly once. Both
+//! `publish --due` and the scheduler also send the embargo warnings
+//! (`embargo.warn_days` before the end), each exactly once.
 
 use std::sync::Arc;
 
@@ -11,8 +13,9 @@ use embargo_github::{Auth, Client, GitHubConfig, Repo, Secret};
 use embargo_outbound::TeamIdentity;
 use embargo_pgp::{Keyring, parse_certs};
 use embargo_publish::{
-    AdvisoryInput, DisclosurePolicy, EmbargoEnd, MailNotices, NoticeRecipient, PublicationOutcome,
-    PublishConfig, PublishError, WgRepos, WgTarget,
+    AdvisoryInput, DisclosurePolicy, EmbargoEnd, EmbargoWarnings, MailNotices, NoticeRecipient,
+    PublicationOutcome, PublishConfig, PublishError, WarningOutcome, WarningRecipients, WgRepos,
+    WgTarget,
 };
 use embargo_store::Store;
 use jiff::Timestamp;
@@ -205,6 +208,80 @@ async fn notices(config: &Config, store: &Store, keyring: &Keyring) -> anyhow::R
     Ok(MailNotices { team, members })
 }
 
+/// Who is warned before an embargo ends: admins and triagers with an
+/// address, and each WG's leads (accounts and the WG registry), each
+/// with their key when one parses.
+async fn warning_recipients(config: &Config, store: &Store) -> anyhow::Result<WarningRecipients> {
+    let users = store
+        .list_users()
+        .await
+        .context("cannot list team members")?;
+    let cert_of = |armored: Option<&str>| {
+        armored
+            .and_then(|c| parse_certs(c.as_bytes()).ok())
+            .and_then(|v| v.into_iter().next())
+    };
+    let team = users
+        .iter()
+        .filter(|u| {
+            matches!(
+                u.role,
+                embargo_domain::Role::Admin | embargo_domain::Role::Triager
+            )
+        })
+        .filter_map(|u| {
+            Some(NoticeRecipient {
+                address: u.email.clone()?,
+                cert: cert_of(u.pgp_cert.as_deref()),
+            })
+        })
+        .collect();
+    let registry = crate::review::registry(config, store)
+        .await
+        .map_err(|f| f.error)?;
+    let mut wgs: std::collections::BTreeSet<WgName> =
+        registry.wgs().map(|w| w.name.clone()).collect();
+    wgs.extend(users.iter().filter_map(|u| u.wg.clone()));
+    let leads = wgs
+        .into_iter()
+        .map(|wg| {
+            let leads = embargo_review::wg_leads(&wg, &registry, &users)
+                .into_iter()
+                .map(|l| NoticeRecipient {
+                    address: l.email,
+                    cert: l.cert,
+                })
+                .collect();
+            (wg, leads)
+        })
+        .collect();
+    Ok(WarningRecipients { team, leads })
+}
+
+/// Sends the embargo warnings due now (see `embargo_publish::send_embargo_warnings`).
+async fn warn(
+    config: &Config,
+    store: &Store,
+    keyring: &Keyring,
+) -> anyhow::Result<Vec<WarningOutcome>> {
+    let team = TeamIdentity::new(
+        &config.settings.mail.address,
+        Some(&config.settings.mail.display_name),
+        keyring.clone(),
+    )
+    .context("mail.address")?;
+    let warnings = EmbargoWarnings {
+        team,
+        recipients: warning_recipients(config, store).await?,
+        admin_url: Some(config.settings.web.public_url.clone()).filter(|u| !u.is_empty()),
+        time_zone: config.settings.publish.time_zone.clone(),
+    };
+    Ok(
+        embargo_publish::send_embargo_warnings(store, &warnings, &config.policy, Timestamp::now())
+            .await,
+    )
+}
+
 fn owner() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
@@ -216,9 +293,20 @@ fn owner() -> String {
     )
 }
 
-/// `publish --due`: one JSON line per publication on stdout.
+/// `publish --due`: the embargo warnings due now (JSON lines on stderr),
+/// then one JSON line per publication on stdout.
 pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> {
     let keyring = crate::init::load_keyring(config)?;
+    let mut warnings_temporary = false;
+    for o in warn(config, store, &keyring).await? {
+        if let WarningOutcome::Error {
+            temporary: true, ..
+        } = &o
+        {
+            warnings_temporary = true;
+        }
+        eprintln!("{}", serde_json::to_string(&o)?);
+    }
     let client = github(config)?;
     let publish = PublishConfig::new(wg_repos(config)?);
     let notices = notices(config, store, &keyring).await?;
@@ -231,7 +319,7 @@ pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> 
         Timestamp::now(),
     )
     .await;
-    let mut temporary = false;
+    let mut temporary = warnings_temporary;
     for o in &outcomes {
         let line = serde_json::to_string(o)?;
         match o {
@@ -246,32 +334,27 @@ pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> 
     if temporary {
         return Err(Failure {
             code: EX_TEMPFAIL,
-            error: anyhow!("some publications hit a temporary failure; run again"),
+            error: anyhow!("some publications or warnings hit a temporary failure; run again"),
         });
     }
     Ok(())
 }
 
-/// The scheduler in `serve`: publishes what is due every interval until
-/// stopped. Without a GitHub token it does not run (and says so once).
+/// The scheduler in `serve`: every interval until stopped, sends the
+/// embargo warnings due and publishes what is due. Without a GitHub token
+/// it only warns (and says once that it does not publish).
 pub async fn scheduler(
     config: Arc<Config>,
     store: Arc<Store>,
     keyring: Arc<Keyring>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = match github(&config) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "publication scheduler not running");
-            return;
-        }
-    };
-    let publish = match wg_repos(&config) {
-        Ok(w) => PublishConfig::new(w),
-        Err(e) => {
-            tracing::warn!(error = %e, "publication scheduler not running");
-            return;
+    // Warnings need no GitHub: they run even when publishing cannot.
+    let publishing = match (github(&config), wg_repos(&config)) {
+        (Ok(client), Ok(w)) => Some((client, PublishConfig::new(w))),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "publication scheduler not publishing; embargo warnings still go out");
+            None
         }
     };
     let owner = owner();
@@ -283,6 +366,26 @@ pub async fn scheduler(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+        match warn(&config, &store, &keyring).await {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    match &o {
+                        WarningOutcome::Warned {
+                            id, days_before, ..
+                        } => {
+                            tracing::info!(report = %id, ?days_before, "embargo warning queued")
+                        }
+                        WarningOutcome::Error { id, error, .. } => {
+                            tracing::warn!(report = ?id.as_ref().map(|i| i.to_string()), error, "embargo warning round incomplete")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "embargo warning round skipped"),
+        }
+        let Some((client, publish)) = &publishing else {
+            continue;
+        };
         let notices = match notices(&config, &store, &keyring).await {
             Ok(n) => n,
             Err(e) => {
@@ -292,8 +395,8 @@ pub async fn scheduler(
         };
         let round = embargo_publish::publish_due(
             &store,
-            &client,
-            &publish,
+            client,
+            publish,
             &notices,
             &owner,
             Timestamp::now(),

@@ -353,3 +353,43 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// F1 (`fuzz/README.md`): a forward of a forward inside a multipart makes
+/// mail-parser 0.11.9 panic on a `debug_assert!` in builds with debug
+/// assertions (this test's). The mail is filed anyway, with its content
+/// readable (headers-only parse, body kept as text) and its raw bytes kept.
+#[tokio::test]
+async fn forward_of_a_forward_is_filed_with_its_content() {
+    let raw = b"From: a@b\n\
+Content-Type: multipart/mixed; boundary=b\n\
+\n\
+--b\n\
+Content-Type: message/rfc822\n\
+\n\
+From: c@d\n\
+Subject: fwd\n\
+Content-Type: message/rfc822\n\
+\n\
+From: e@f\n\
+Subject: orig\n\
+\n\
+hello\n\
+--b--\n"
+        .to_vec();
+    assert_eq!(raw.len(), 177);
+    let w = world().await;
+    let out = w.intake.file(raw.clone()).await.unwrap();
+    assert!(out.new_report && out.readable, "{out:?}");
+    let detail = w.store.get_report(&out.report).await.unwrap();
+    assert_eq!(detail.report.reporter, "a@b");
+    let m = common::first_inbound(&detail);
+    if m.attachments.is_empty() {
+        // The debug-build path: the body is the raw MIME text.
+        assert!(m.body_text.contains("hello"), "{:?}", m.body_text);
+        assert!(m.body_text.contains("Subject: orig"), "{:?}", m.body_text);
+    } else {
+        // A release build of mail-parser: the forward is an attachment.
+        assert_eq!(m.attachments.len(), 1, "{m:?}");
+    }
+    assert_eq!(&w.store.get_raw_message(m.id).await.unwrap()[..], &raw[..]);
+}

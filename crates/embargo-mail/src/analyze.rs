@@ -29,7 +29,30 @@ impl<'x> Parsed<'x> {
     pub(crate) fn get(&self) -> Option<&Message<'x>> {
         self.0.as_ref()
     }
+
+    /// mail-parser's full parse of `raw`, or [`ParserPanicked`] when it
+    /// panicked.
+    ///
+    /// mail-parser 0.11.9 has `debug_assert!(false, ...)`s in its MIME state
+    /// machine that well-formed mail reaches: a message/rfc822 whose own
+    /// body is message/rfc822, inside a multipart, is enough (177 bytes;
+    /// `fuzz/README.md`, F1). They fire wherever debug assertions are on
+    /// (tests, dev builds of `embargo serve` and `ingest`), while a release
+    /// build parses the same bytes. The panic is caught here and the caller
+    /// falls back to a headers-only parse that keeps the body as text
+    /// ([`Flag::ParserFault`]): the message is still filed, with its
+    /// content, and the raw bytes are kept as always. The default panic hook
+    /// still prints mail-parser's message (no content) to stderr.
+    pub(crate) fn parse_full(raw: &'x [u8]) -> Result<Self, ParserPanicked> {
+        std::panic::catch_unwind(|| MessageParser::new().parse(raw))
+            .map(Parsed::new)
+            .map_err(|_| ParserPanicked)
+    }
 }
+
+/// mail-parser panicked (see [`Parsed::parse_full`]).
+#[derive(Debug)]
+pub(crate) struct ParserPanicked;
 
 impl Drop for Parsed<'_> {
     fn drop(&mut self) {
@@ -603,9 +626,15 @@ pub(crate) fn parse_outer(raw: &[u8], limits: &Limits) -> Result<Inbound, MailEr
             reason = ?reason,
             "MIME structure too costly to parse; reading top-level headers only"
         );
-        return fallback(raw);
+        return fallback(raw, Flag::HostileStructure);
     }
-    let parsed = Parsed::new(MessageParser::new().parse(raw));
+    let Ok(parsed) = Parsed::parse_full(raw) else {
+        tracing::warn!(
+            size = raw.len(),
+            "mail parser failed on this MIME structure; reading top-level headers only"
+        );
+        return fallback(raw, Flag::ParserFault);
+    };
     let msg = parsed.get().ok_or(MailError::NotEmail)?;
     let root = msg.parts.first().ok_or(MailError::NotEmail)?;
     if !headers::has_standard_header(&root.headers) {
@@ -704,8 +733,10 @@ fn header_facts(root: &[mail_parser::Header<'_>], raw: &[u8], flags: &mut Vec<Fl
 /// Headers only, for input whose body mail-parser must not see. The header
 /// section handed to mail-parser is bounded in size; the body is the raw
 /// text after it.
-fn fallback(raw: &[u8]) -> Result<Inbound, MailError> {
-    let mut flags = vec![Flag::HostileStructure];
+/// Headers-only parse, the body kept as text; `why` is the flag that says
+/// why the full parse was not used.
+fn fallback(raw: &[u8], why: Flag) -> Result<Inbound, MailError> {
+    let mut flags = vec![why];
     let (header_end, body_start, truncated) = header_section_bounds(raw);
     if truncated {
         push_flag(&mut flags, Flag::HeadersTruncated);

@@ -177,7 +177,13 @@ pub(crate) fn parse_inner(decrypted: &[u8], limits: &Limits) -> Inner {
         );
         return text_only(decrypted, vec![Flag::HostileStructure]);
     }
-    let parsed = Parsed::new(MessageParser::new().parse(decrypted));
+    let Ok(parsed) = Parsed::parse_full(decrypted) else {
+        tracing::warn!(
+            size = decrypted.len(),
+            "mail parser failed on the decrypted MIME structure; kept as text"
+        );
+        return text_only(decrypted, vec![Flag::ParserFault]);
+    };
     let Some(outer) = parsed.get() else {
         return text_only(decrypted, Vec::new());
     };

@@ -72,6 +72,12 @@ pub enum Flag {
     /// than its size justifies (a parser bomb). Only the top-level headers
     /// were parsed and the body is the raw text after them.
     HostileStructure,
+    /// The MIME parser (mail-parser) failed on the structure: it panicked,
+    /// which its `debug_assert!`s do on some well-formed mail in builds with
+    /// debug assertions. Only the top-level headers were parsed and the body
+    /// is the raw text after them (for a decrypted payload: the whole
+    /// payload as text).
+    ParserFault,
     /// The top-level header section was too large; only its beginning was
     /// read.
     HeadersTruncated,

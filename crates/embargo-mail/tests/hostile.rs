@@ -294,3 +294,84 @@ fn large_legitimate_mail_is_not_flagged() {
     assert_eq!(m.attachments.len(), 2);
     assert_eq!(m.attachments[1].bytes, attachment);
 }
+
+/// F1 (`fuzz/README.md`): a forward of a forward inside a multipart, 177
+/// well-formed bytes, reaches `debug_assert!(false, "Invalid part ID, could
+/// not find multipart.")` in mail-parser 0.11.9 (`parsers/message.rs:485`).
+/// With debug assertions (tests, dev builds) that panic is caught and the
+/// message falls back to a headers-only parse that keeps the body as text;
+/// in a release build mail-parser parses it. Either way the message and its
+/// content are there.
+const FORWARD_OF_A_FORWARD: &[u8] = b"From: a@b\n\
+Content-Type: multipart/mixed; boundary=b\n\
+\n\
+--b\n\
+Content-Type: message/rfc822\n\
+\n\
+From: c@d\n\
+Subject: fwd\n\
+Content-Type: message/rfc822\n\
+\n\
+From: e@f\n\
+Subject: orig\n\
+\n\
+hello\n\
+--b--\n";
+
+#[test]
+fn forward_of_a_forward_keeps_the_message() {
+    assert_eq!(FORWARD_OF_A_FORWARD.len(), 177);
+    let m = parse(FORWARD_OF_A_FORWARD, &Limits::default()).unwrap();
+    assert_eq!(m.from.as_deref(), Some("a@b"));
+    assert_eq!(m.size, 177);
+    if m.has_flag(Flag::ParserFault) {
+        // The whole body, forwarded headers and text included.
+        let text = m.body.text().unwrap();
+        assert!(text.contains("Subject: orig"), "{text:?}");
+        assert!(text.contains("hello"), "{text:?}");
+        assert_eq!(m.flags, vec![Flag::ParserFault]);
+    } else {
+        // What a release build of mail-parser makes of it.
+        assert!(
+            m.attachments
+                .iter()
+                .any(|a| String::from_utf8_lossy(&a.bytes).contains("hello")),
+            "{m:?}"
+        );
+    }
+    // mail-parser 0.11.9 panics here whenever debug assertions are on.
+    // Should an upgrade fix that, this fails: then the catch in
+    // `Parsed::parse_full` is no longer exercised by this input.
+    if cfg!(debug_assertions) {
+        assert!(m.has_flag(Flag::ParserFault), "{:?}", m.flags);
+    }
+
+    // The same bytes as a decrypted PGP/MIME payload.
+    let inner = parse_inner(FORWARD_OF_A_FORWARD, &Limits::default());
+    if inner.flags.contains(&Flag::ParserFault) {
+        let text = inner.body.text().unwrap();
+        assert!(text.contains("hello"), "{text:?}");
+    } else {
+        assert!(
+            inner
+                .attachments
+                .iter()
+                .any(|a| String::from_utf8_lossy(&a.bytes).contains("hello")),
+            "{inner:?}"
+        );
+    }
+
+    // CRLF line ends, and inside a larger report: the same.
+    let crlf = String::from_utf8_lossy(FORWARD_OF_A_FORWARD).replace('\n', "\r\n");
+    let m = parse(crlf.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(m.from.as_deref(), Some("a@b"));
+    let all_text = format!(
+        "{} {}",
+        m.body.text().unwrap_or_default(),
+        m.attachments
+            .iter()
+            .map(|a| String::from_utf8_lossy(&a.bytes).into_owned())
+            .collect::<String>()
+    );
+    assert!(all_text.contains("hello"), "{all_text:?}");
+}

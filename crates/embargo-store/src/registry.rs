@@ -845,13 +845,15 @@ impl Store {
         rows.iter().map(digest_from_row).collect()
     }
 
-    /// For every report with an audit trail, its latest event (kind, actor,
-    /// time), by tracking ID.
+    /// For every report with an audit trail, its latest action (kind,
+    /// actor, time), by tracking ID. Reads (`viewed`, `downloaded`) are
+    /// audited but are not actions: they are skipped.
     pub async fn last_actions(&self) -> Result<Vec<LastAction>> {
         let rows = sqlx::query(
             "SELECT e.report_id, e.kind, e.actor, e.at FROM events e \
              WHERE e.report_id IS NOT NULL AND e.id = (SELECT e2.id FROM events e2 \
-             WHERE e2.report_id = e.report_id ORDER BY e2.at DESC, e2.id DESC LIMIT 1) \
+             WHERE e2.report_id = e.report_id AND e2.kind NOT IN ('viewed', 'downloaded') \
+             ORDER BY e2.at DESC, e2.id DESC LIMIT 1) \
              ORDER BY e.report_id",
         )
         .fetch_all(self.pool())

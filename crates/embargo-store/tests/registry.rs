@@ -561,6 +561,19 @@ async fn last_actions_per_report(h: &Harness) {
         )
         .await
         .unwrap();
+    // Reads are audited, but are not actions.
+    for kind in ["viewed", "downloaded"] {
+        store
+            .append_event(
+                Some(&a),
+                &alice,
+                kind,
+                "report page",
+                t0() + SignedDuration::from_secs(180),
+            )
+            .await
+            .unwrap();
+    }
     let actions = store.last_actions().await.unwrap();
     assert_eq!(actions.len(), 2);
     let of = |id: &TrackingId| actions.iter().find(|x| &x.report_id == id).unwrap();

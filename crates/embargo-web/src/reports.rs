@@ -352,6 +352,8 @@ struct ReportPage {
     events: Vec<EventView>,
     event_count: u64,
     more_events: bool,
+    /// WGs the registry suggests (triagers decide).
+    suggestions: Vec<crate::review::SuggestionView>,
 }
 
 #[derive(Template)]
@@ -438,9 +440,8 @@ pub(crate) async fn show(
     let wg_list: Vec<(String, String)> = match authz::scope(&current.user) {
         Scope::Wg(w) => vec![(w.to_string(), w.to_string())],
         Scope::Nothing => Vec::new(),
-        Scope::All => state
-            .config()
-            .wgs
+        Scope::All => crate::review::routable_wgs(&state)
+            .await
             .iter()
             .map(|w| (w.to_string(), w.to_string()))
             .collect(),
@@ -545,6 +546,11 @@ pub(crate) async fn show(
         events: event_views(&view.events),
         event_count: view.event_count,
         more_events: view.event_count > view.events.len() as u64,
+        suggestions: if can_act && matches!(r.state, ReportState::New | ReportState::Triaged) {
+            crate::review::suggestions(&state, &r.id).await
+        } else {
+            Vec::new()
+        },
     })?;
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -683,7 +689,7 @@ pub(crate) async fn triage(
     let report = actionable(&state, &current, &id).await?;
     let wg = WgName::parse(form.wg.trim())
         .map_err(|_| WebError::BadRequest("Choose a WG (a-z, 0-9, '-').".to_owned()))?;
-    let configured = &state.config().wgs;
+    let configured = crate::review::routable_wgs(&state).await;
     if !configured.is_empty() && !configured.contains(&wg) {
         return Err(WebError::BadRequest(
             "That WG is not configured.".to_owned(),

@@ -29,6 +29,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect, Response};
+use embargo_domain::{TrackingId, WgName};
 use embargo_review::{
     Agenda, AgendaOptions, AgendaReport, IssueSource, ReviewError, SinceSource, SlaStatus,
 };
@@ -116,6 +117,63 @@ fn scope_label(scope: &Scope<'_>) -> String {
         Scope::All => "all WGs".to_owned(),
         Scope::Wg(w) => format!("WG {w}"),
         Scope::Nothing => "no WG assigned to your account".to_owned(),
+    }
+}
+
+/// The WGs a report can be routed to: the configured ones
+/// ([`crate::WebConfig::wgs`]) and the registry's (imported `wgs.yaml`,
+/// hand edits), by name. When the registry cannot be read, the
+/// configured ones (and a warning in the log).
+pub(crate) async fn routable_wgs(state: &AppState) -> Vec<WgName> {
+    let mut out: Vec<WgName> = state.config().wgs.clone();
+    match registry(state).await {
+        Ok(registry) => {
+            for wg in registry.wgs() {
+                if !out.contains(&wg.name) {
+                    out.push(wg.name.clone());
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "WG registry unavailable: configured WGs only"),
+    }
+    out.sort();
+    out
+}
+
+/// A WG suggested for a report (shown to triagers; they decide).
+pub(crate) struct SuggestionView {
+    pub wg: String,
+    pub reasons: String,
+}
+
+/// Most suggestions shown on a report page.
+const SUGGESTIONS_SHOWN: usize = 3;
+
+/// The WGs the registry suggests for a report, from its decrypted text
+/// ([`embargo_review::suggest_for_report`]), best first. A failure only
+/// costs the suggestion (logged), never the page.
+pub(crate) async fn suggestions(state: &AppState, report: &TrackingId) -> Vec<SuggestionView> {
+    let registry = match registry(state).await {
+        Ok(r) if !r.is_empty() => r,
+        Ok(_) => return Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "WG registry unavailable: no suggestion");
+            return Vec::new();
+        }
+    };
+    match embargo_review::suggest_for_report(state.store(), &registry, report).await {
+        Ok(list) => list
+            .into_iter()
+            .take(SUGGESTIONS_SHOWN)
+            .map(|s| SuggestionView {
+                wg: s.wg.to_string(),
+                reasons: display_line(&s.reasons.join(", "), 200),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(report = %report, error = %e, "no WG suggestion");
+            Vec::new()
+        }
     }
 }
 

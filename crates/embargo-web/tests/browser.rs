@@ -333,6 +333,7 @@ async fn chromium_end_to_end() {
         TestStore::sqlite().await,
         embargo_web::WebConfig {
             page_size: 500,
+            review: scan_wgs(),
             ..test_config()
         },
         true,
@@ -518,6 +519,7 @@ async fn chromium_end_to_end() {
     screenshot(&client, "20-hostile-list").await;
     client.goto(&format!("{base}/")).await.unwrap();
     assert_inert(&client, "Dashboard · embargo", "dashboard").await;
+    review_and_scans(&app, &client, &base).await;
     eprintln!(
         "rendered {} hostile pages ({} corpus messages) with no script executed; screenshots in {}",
         pages.len(),
@@ -529,4 +531,92 @@ async fn chromium_end_to_end() {
     drop(driver);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// WGs placing the corpus's Trivy sample images (all tags of
+/// `ghcr.io/aquasecurity/trivy-test-images`) by distribution.
+fn scan_wgs() -> embargo_web::ReviewSetup {
+    let wg = |name: &str, images: &[&str]| embargo_wg::WgConfig {
+        name: name.into(),
+        images: Some(images.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    embargo_web::ReviewSetup {
+        config_wgs: vec![
+            wg("pipelines", &["*:alpine-*"]),
+            wg("notebooks", &["*:debian-*", "*:ubuntu-*"]),
+            wg("training", &["*:centos-*", "*:ubi-*"]),
+        ],
+        ..Default::default()
+    }
+}
+
+/// The review page and a release scan page after importing the corpus's
+/// Trivy samples (every one as 1.10.0, the alpine 3.9 and Debian stretch
+/// ones as 1.9.0): the chart is drawn (one SVG per WG and the unmapped
+/// images, five bars each, filled by the stylesheet) and nothing runs.
+async fn review_and_scans(app: &App, client: &Client, base: &str) {
+    let trivy = corpus_dir().join("../scans/trivy/json");
+    if !trivy.is_dir() {
+        assert!(!in_ci(), "CI=true but {} is missing", trivy.display());
+        eprintln!("{} missing: scan pages not checked", trivy.display());
+        return;
+    }
+    let registry = embargo_review::load_registry(app.store(), &scan_wgs().config_wgs)
+        .await
+        .unwrap();
+    let old = tempfile::tempdir().unwrap();
+    for n in ["alpine-39.json", "debian-stretch.json", "centos-6.json"] {
+        std::fs::copy(trivy.join(n), old.path().join(n)).unwrap();
+    }
+    for (dir, release) in [(old.path(), "1.9.0"), (trivy.as_path(), "1.10.0")] {
+        let report = embargo_review::import_scans(
+            app.store(),
+            &registry,
+            dir,
+            release,
+            &mut |_| {},
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        assert!(report.persisted, "{release}: {:?}", report.file_errors);
+    }
+
+    client.goto(&format!("{base}/review")).await.unwrap();
+    assert_inert(client, "Review · embargo", "review").await;
+    client
+        .find(Locator::Css("#review-done"))
+        .await
+        .expect("an admin may mark the review done");
+    screenshot(client, "30-review").await;
+
+    client.goto(&format!("{base}/scans/1.10.0")).await.unwrap();
+    assert_inert(client, "Release 1.10.0 scan · embargo", "scan page").await;
+    let v = client
+        .execute(
+            "var rects = document.querySelectorAll('svg.scan-chart rect'); \
+             var widths = Array.prototype.map.call(rects, function (r) { return r.getBBox().width; }); \
+             return [document.querySelectorAll('svg.scan-chart').length, rects.length, \
+                     document.querySelectorAll('#wg-table tr.wg-row').length, \
+                     getComputedStyle(document.querySelector('svg.scan-chart rect.sev-critical')).fill, \
+                     Math.max.apply(null, widths), \
+                     document.querySelectorAll('#unmapped-images li').length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let charts = v[0].as_u64().unwrap();
+    assert_eq!(charts, 4, "three WGs and the unmapped images: {v:?}");
+    assert_eq!(v[1].as_u64().unwrap(), charts * 5, "five bars per chart");
+    assert_eq!(v[2], 3);
+    assert_eq!(v[3], "rgb(217, 83, 79)", "bars coloured by app.css");
+    assert!(
+        v[4].as_f64().unwrap() > 100.0,
+        "the longest bar is drawn: {v:?}"
+    );
+    assert!(v[5].as_u64().unwrap() > 0, "unmapped images listed");
+    screenshot(client, "31-scan-release").await;
+    client.goto(&format!("{base}/scans")).await.unwrap();
+    assert_inert(client, "Release scans · embargo", "scan list").await;
 }

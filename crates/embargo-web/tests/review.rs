@@ -33,6 +33,7 @@ on_both_backends!(
     scan_pages_tables_chart_and_changes,
     scan_page_escapes_hostile_scan_files,
     scan_slices_are_sent_once,
+    report_page_suggests_a_wg,
 );
 
 fn day(n: i64) -> SignedDuration {
@@ -444,7 +445,10 @@ async fn scan_pages_tables_chart_and_changes(ts: TestStore) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let b = &page.body;
     for s in ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"] {
-        assert!(b.contains(&format!("<th>{s}</th>")), "{s} column");
+        assert!(
+            b.contains(&format!("<th class=\"num\">{s}</th>")),
+            "{s} column"
+        );
     }
     let summary = embargo_review::scan_summary(app.store(), "1.10.0")
         .await
@@ -463,7 +467,7 @@ async fn scan_pages_tables_chart_and_changes(ts: TestStore) {
     // The pipelines row holds its counts in severity order.
     let p = &summary.wgs["pipelines"];
     let row = format!(
-        "<td>pipelines</td><td>{}</td>\n<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
+        "<td>pipelines</td><td class=\"num\">{}</td>\n<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>",
         p.images, p.critical, p.high, p.medium, p.low, p.unknown
     );
     assert!(b.contains(&row), "pipelines row {row} in {b}");
@@ -627,4 +631,65 @@ async fn scan_slices_are_sent_once(ts: TestStore) {
         c.post("/scans/0.0.1/send", &[]).await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn report_page_suggests_a_wg(ts: TestStore) {
+    let mut config = config(None);
+    // A WG only the registry knows (not among the configured `wgs`).
+    config.review.config_wgs.push(WgConfig {
+        name: "data".into(),
+        repo: Some("kubeflow/model-registry".into()),
+        keywords: Some(vec!["model registry".into()]),
+        ..WgConfig::default()
+    });
+    let app = App::new(ts, config, true).await;
+    app.user("triager", Role::Triager, None, false).await;
+    app.user("auditor", Role::Auditor, None, false).await;
+    let id = app
+        .report(
+            "Auth bypass",
+            "The model registry API in kubeflow/model-registry skips the token check.",
+        )
+        .await;
+    let c = app.session("triager").await;
+    let page = c.get(&format!("/reports/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let at = page
+        .body
+        .find("id=\"wg-suggestion\"")
+        .expect("a suggestion");
+    let line = &page.body[at..at + page.body[at..].find("</p>").unwrap()];
+    assert!(
+        line.contains("<strong class=\"suggested-wg\">data</strong>"),
+        "{line}"
+    );
+    assert!(line.contains("kubeflow/model-registry"), "{line}");
+    // Only a suggestion: nothing is routed until a human triages.
+    let r = app.store().load_domain_report(&id).await.unwrap();
+    assert_eq!(r.wg, None);
+    // The registry's WGs are offered and accepted.
+    assert!(page.body.contains("<option value=\"data\""));
+    let done = c
+        .post(
+            &format!("/reports/{id}/triage"),
+            &[("wg", "data"), ("severity", "high")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let r = app.store().load_domain_report(&id).await.unwrap();
+    assert_eq!(r.wg, Some(wg("data")));
+    // Unknown WGs are still refused.
+    let other = app.report("x", "y").await;
+    let refused = c
+        .post(
+            &format!("/reports/{other}/triage"),
+            &[("wg", "nosuchwg"), ("severity", "high")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    // Triaged: no suggestion any more once it cannot be triaged; auditors
+    // never see one (they do not triage).
+    let a = app.session("auditor").await;
+    let page = a.get(&format!("/reports/{other}")).await;
+    assert!(!page.body.contains("wg-suggestion"));
 }

@@ -40,8 +40,9 @@ fn registry_scans_and_agenda(g: &Gateway) {
     std::fs::create_dir_all(g.data()).unwrap();
     std::fs::write(
         g.data().join("embargo.toml"),
-        "[[wg]]\nname = \"pipelines\"\nrepo = \"kubeflow/pipelines\"\nleads = [\"lead@example.org\"]\n\
-images = [\"*kfp*\", \"*ml-pipeline*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
+        "[review]\nsla_critical_days = 3\ndigest_days = 14\n\
+[[wg]]\nname = \"pipelines\"\nrepo = \"kubeflow/pipelines\"\nleads = [\"lead@example.org\"]\n\
+images = [\"*kfp*\", \"*ml-pipeline*\", \"*:alpine-*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
     )
     .unwrap();
     g.ok(&["init"]);
@@ -99,6 +100,46 @@ images = [\"*kfp*\", \"*ml-pipeline*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
     }
     let unknown = g.run(&["scan", "summary", "--release", "0.0.1", "--json"]);
     assert_one_line_error(&unknown);
+
+    // The import sent the pipelines leads their slice (the alpine images
+    // are theirs; the lead has no key: a content-free notice), once.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "slice of 1.10.0 queued for WG pipelines (1 lead(s), 0 encrypted, 1 notice(s))"
+        ),
+        "{stderr}"
+    );
+    let outbox = |g: &Gateway| -> usize {
+        serde_json::from_str::<serde_json::Value>(&g.ok(&["outbox", "list", "--json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(outbox(g), 1);
+    let again = g.run(&["scan", "send", "--release", "1.10.0"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("was sent before"));
+    assert_eq!(outbox(g), 1);
+    // --no-send imports only; `scan send` sends later.
+    let out = g.run(&[
+        "scan",
+        "import",
+        dir.to_str().unwrap(),
+        "--release",
+        "1.11.0",
+        "--no-send",
+    ]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("queued"));
+    assert_eq!(outbox(g), 1);
+    let sent = g.run(&["scan", "send", "--release", "1.11.0"]);
+    assert!(
+        String::from_utf8_lossy(&sent.stderr).contains("slice of 1.11.0 queued for WG pipelines")
+    );
+    assert_eq!(outbox(g), 2);
+    assert_one_line_error(&g.run(&["scan", "send", "--release", "0.0.1"]));
 
     // The agenda: JSON with the contract's keys, then marked done.
     let agenda: serde_json::Value =

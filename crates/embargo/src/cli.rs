@@ -210,9 +210,19 @@ pub enum WgCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ScanCommand {
-    /// Import Trivy/Grype JSON files or a Kubeflow-manifests scan directory.
+    /// Import Trivy/Grype JSON files or a Kubeflow-manifests scan directory,
+    /// then send each WG's leads their slice (once per WG and release).
     Import {
         path: PathBuf,
+        #[arg(long)]
+        release: String,
+        /// Import only; `scan send` sends the slices later.
+        #[arg(long)]
+        no_send: bool,
+    },
+    /// Send each WG's leads their slice of a release (encrypted to their
+    /// key, else a content-free notice); a WG's slice goes out once.
+    Send {
         #[arg(long)]
         release: String,
     },

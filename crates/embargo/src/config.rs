@@ -42,6 +42,7 @@ pub struct Settings {
     pub embargo: Embargo,
     pub publish: Publish,
     pub log: Log,
+    pub review: Review,
     #[serde(rename = "wg")]
     pub wgs: Vec<Wg>,
 }
@@ -168,6 +169,48 @@ pub struct Log {
     pub format: String,
     /// A `tracing` filter, e.g. `info` or `embargo=debug`.
     pub level: String,
+}
+
+/// The security team's procedures: the severity SLA (the review agenda,
+/// the dashboard, WG-lead digests) and the digests' period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Review {
+    /// Days an open report may stay unresolved, counted from filing, per
+    /// severity; unrated reports (not triaged yet) use `sla_unrated_days`.
+    pub sla_critical_days: u32,
+    pub sla_high_days: u32,
+    pub sla_medium_days: u32,
+    pub sla_low_days: u32,
+    pub sla_unrated_days: u32,
+    /// Days between digests to each WG's leads (`serve`); 0: none.
+    pub digest_days: u32,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        let sla = embargo_store::Sla::default();
+        Self {
+            sla_critical_days: sla.critical_days,
+            sla_high_days: sla.high_days,
+            sla_medium_days: sla.medium_days,
+            sla_low_days: sla.low_days,
+            sla_unrated_days: sla.unrated_days,
+            digest_days: 7,
+        }
+    }
+}
+
+impl Review {
+    pub fn sla(&self) -> embargo_store::Sla {
+        embargo_store::Sla {
+            critical_days: self.sla_critical_days,
+            high_days: self.sla_high_days,
+            medium_days: self.sla_medium_days,
+            low_days: self.sla_low_days,
+            unrated_days: self.sla_unrated_days,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -444,6 +487,25 @@ impl Config {
                 || settings.github.api_url.starts_with("http://"))
         {
             return Err(invalid("github.api_url", "must be an http(s) URL"));
+        }
+
+        let r = &settings.review;
+        for (key, days) in [
+            ("review.sla_critical_days", r.sla_critical_days),
+            ("review.sla_high_days", r.sla_high_days),
+            ("review.sla_medium_days", r.sla_medium_days),
+            ("review.sla_low_days", r.sla_low_days),
+            ("review.sla_unrated_days", r.sla_unrated_days),
+        ] {
+            if !(1..=3650).contains(&days) {
+                return Err(invalid(key, "must be between 1 and 3650"));
+            }
+        }
+        if r.digest_days > 365 {
+            return Err(invalid(
+                "review.digest_days",
+                "must be between 0 (no digests) and 365",
+            ));
         }
 
         if !(1..=2).contains(&settings.publish.approvals) {
@@ -772,6 +834,33 @@ keywords = ["pipeline", "kfp"]
                 "{toml:?} {pairs:?}: {err:?} should name {key}"
             );
             assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn review_settings() {
+        let c = load_with(
+            "[review]\nsla_critical_days = 1\nsla_low_days = 120\ndigest_days = 14\n",
+            &[],
+        )
+        .unwrap();
+        let sla = c.settings.review.sla();
+        assert_eq!(
+            (sla.critical_days, sla.high_days, sla.low_days),
+            (1, 7, 120)
+        );
+        assert_eq!(c.settings.review.digest_days, 14);
+        let d = Review::default();
+        assert_eq!(
+            (d.sla().critical_days, d.sla().medium_days, d.digest_days),
+            (2, 30, 7)
+        );
+        for (toml, key) in [
+            ("[review]\nsla_high_days = 0\n", "review.sla_high_days"),
+            ("[review]\ndigest_days = 400\n", "review.digest_days"),
+        ] {
+            let e = load_with(toml, &[]).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
         }
     }
 

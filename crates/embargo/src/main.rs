@@ -127,8 +127,13 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
         Command::Scan(cmd) => {
             let store = init::open_store(&config).await?;
             let result = match cmd {
-                cli::ScanCommand::Import { path, release } => {
-                    review::scan_import(&config, &store, &path, &release).await
+                cli::ScanCommand::Import {
+                    path,
+                    release,
+                    no_send,
+                } => review::scan_import(&config, &store, &path, &release, !no_send).await,
+                cli::ScanCommand::Send { release } => {
+                    review::scan_send(&config, &store, &release).await
                 }
                 cli::ScanCommand::Summary { release, json: _ } => {
                     review::scan_summary(&store, &release).await

@@ -1,6 +1,7 @@
 //! The team's procedures from the command line: `wg import|list`,
-//! `scan import|summary`, `review agenda|done`, and the WG-lead digest
-//! scheduler `serve` runs.
+//! `scan import|send|summary`, `review agenda|done`; the WG-lead digest
+//! scheduler `serve` runs, and what the admin view's review and scan pages
+//! need ([`web_setup`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +11,7 @@ use anyhow::{Context, anyhow};
 use embargo_domain::Login;
 use embargo_outbound::TeamIdentity;
 use embargo_pgp::Keyring;
-use embargo_review::{DigestOptions, Progress, ReviewError};
+use embargo_review::{AgendaOptions, DigestOptions, Progress, ReviewError, SliceOptions};
 use embargo_store::Store;
 use embargo_wg::{LeadConfig, Registry, WgConfig};
 use jiff::Timestamp;
@@ -99,11 +100,98 @@ fn progress_bar() -> impl FnMut(Progress) + Send {
     }
 }
 
+/// The admin view's settings for `/review` and `/scans`: the `[[wg]]`
+/// tables, GitHub (when a token is set) as the source of public issues,
+/// the view's public URL for mail to leads.
+pub fn web_setup(config: &Config) -> embargo_web::ReviewSetup {
+    let github = crate::publish::github(config)
+        .ok()
+        .map(|c| Arc::new(c) as Arc<dyn embargo_review::IssueSource>);
+    embargo_web::ReviewSetup {
+        config_wgs: config_wgs(config),
+        github,
+        admin_url: admin_url(config),
+        ..embargo_web::ReviewSetup::default()
+    }
+}
+
+fn admin_url(config: &Config) -> Option<String> {
+    Some(config.settings.web.public_url.clone()).filter(|u| !u.is_empty())
+}
+
+fn team(config: &Config) -> Result<TeamIdentity, Failure> {
+    let keyring = crate::init::load_keyring(config)?;
+    Ok(TeamIdentity::new(
+        &config.settings.mail.address,
+        Some(&config.settings.mail.display_name),
+        keyring,
+    )
+    .context("mail.address")?)
+}
+
+/// Queues each WG's slice of `release` to its leads (once per WG and
+/// release) and says what happened on stderr.
+async fn send_slices(
+    config: &Config,
+    store: &Store,
+    registry: &Registry,
+    release: &str,
+) -> Result<(), Failure> {
+    let team = team(config)?;
+    let options = SliceOptions {
+        admin_url: admin_url(config),
+        ..SliceOptions::default()
+    };
+    let report = embargo_review::send_scan_slices(
+        store,
+        registry,
+        &team,
+        release,
+        &options,
+        Timestamp::now(),
+    )
+    .await
+    .map_err(failure)?;
+    for sent in &report.sent {
+        eprintln!(
+            "slice of {release} queued for WG {} ({} lead(s), {} encrypted, {} notice(s))",
+            sent.wg, sent.recipients, sent.encrypted, sent.notices
+        );
+    }
+    for wg in &report.already_sent {
+        eprintln!("slice of {release} for WG {wg} was sent before");
+    }
+    for e in &report.errors {
+        eprintln!("slice not composed: {e}");
+    }
+    if report.sent.is_empty() && report.already_sent.is_empty() {
+        eprintln!("no WG of {release} has leads with an address: no slice sent");
+    }
+    Ok(())
+}
+
+/// `embargo scan send --release V`: each WG's slice to its leads.
+pub async fn scan_send(config: &Config, store: &Store, release: &str) -> Result<(), Failure> {
+    let registry = registry(config, store).await?;
+    send_slices(config, store, &registry, release)
+        .await
+        .map_err(|e| match e.error.downcast_ref::<ReviewError>() {
+            Some(ReviewError::UnknownRelease(_)) => {
+                anyhow!("no scan stored for release {release}").into()
+            }
+            _ => e,
+        })
+}
+
+/// `embargo scan import PATH --release V [--no-send]`: imports, prints the
+/// summary, then (unless `send` is off) queues each WG's slice to its
+/// leads. A slice that cannot be sent is a warning: the import stands.
 pub async fn scan_import(
     config: &Config,
     store: &Store,
     path: &Path,
     release: &str,
+    send: bool,
 ) -> Result<(), Failure> {
     let registry = registry(config, store).await?;
     let mut bar = progress_bar();
@@ -120,6 +208,12 @@ pub async fn scan_import(
     println!("{}", serde_json::to_string_pretty(&report.summary)?);
     if !report.persisted {
         return Err(anyhow!("no scan file of {} could be imported", path.display()).into());
+    }
+    if send && let Err(e) = send_slices(config, store, &registry, release).await {
+        eprintln!(
+            "warning: slices to WG leads not sent ({:#}); `embargo scan send --release {release}` sends them later",
+            e.error
+        );
     }
     Ok(())
 }
@@ -154,9 +248,20 @@ pub async fn agenda(
     }
     let registry = registry(config, store).await?;
     let github = crate::publish::github(config).ok();
-    let agenda = embargo_review::agenda(store, &registry, github.as_ref(), since, Timestamp::now())
-        .await
-        .map_err(failure)?;
+    let options = AgendaOptions {
+        sla: config.settings.review.sla(),
+        ..AgendaOptions::default()
+    };
+    let agenda = embargo_review::agenda_with(
+        store,
+        &registry,
+        github.as_ref(),
+        since,
+        Timestamp::now(),
+        &options,
+    )
+    .await
+    .map_err(failure)?;
     if format == "json" {
         println!("{}", serde_json::to_string_pretty(&agenda)?);
     } else {
@@ -193,8 +298,15 @@ pub async fn digests(
             return;
         }
     };
+    let days = config.settings.review.digest_days;
+    if days == 0 {
+        tracing::info!("WG-lead digests off (review.digest_days = 0)");
+        return;
+    }
     let options = DigestOptions {
-        admin_url: Some(config.settings.web.public_url.clone()).filter(|u| !u.is_empty()),
+        admin_url: admin_url(&config),
+        sla: config.settings.review.sla(),
+        period: jiff::SignedDuration::from_hours(24 * i64::from(days)),
         ..DigestOptions::default()
     };
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

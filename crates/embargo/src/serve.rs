@@ -295,6 +295,8 @@ fn web_state(
                 },
             ),
         ],
+        sla: s.review.sla(),
+        review: crate::review::web_setup(config),
         public: Some(Arc::new(public)),
         metrics: Some(metrics),
         ..embargo_web::WebConfig::default()

@@ -18,4 +18,5 @@ mod mailflow;
 mod postfix;
 mod publish;
 mod review;
+mod scaleout;
 mod serve;

@@ -49,8 +49,14 @@ impl Gateway {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_in(&self.data(), args)
+    }
+
+    /// Like [`Gateway::command`], on another data directory with this
+    /// gateway's environment (its database): a second replica.
+    pub fn command_in(&self, data: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
-        c.arg("--data").arg(self.data()).args(args);
+        c.arg("--data").arg(data).args(args);
         // The gateway refuses unknown EMBARGO_ variables; the test
         // environment's own (e.g. EMBARGO_CORPUS_DIR) are not for it.
         c.env_remove("DATABASE_URL");
@@ -79,6 +85,16 @@ impl Gateway {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Gateway {
+    /// The PostgreSQL URL of this gateway's database, if it has one.
+    pub fn database_url(&self) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -265,4 +281,213 @@ Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; bound
 --b\r\nContent-Type: application/octet-stream\r\n\r\n{armored}\r\n--b--\r\n"
     )
     .into_bytes()
+}
+
+/// Runs one SQL statement with `psql` and returns its unaligned,
+/// tuples-only output (`|` between columns).
+pub fn psql_query(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("psql (postgresql-client) is needed for the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A real SMTP server (Python aiosmtpd) on loopback, as the relay the
+/// gateway sends through: every message it accepts is written to
+/// `received/NNNN.eml`. While [`SmtpSink::hold`] is on, it stores each
+/// message and then waits before answering the end of DATA, as a relay
+/// that has queued the message but is slow to say so. In CI a missing
+/// aiosmtpd is a failure; elsewhere the test is skipped.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+const SMTP_SINK: &str = r#"
+import asyncio, os, socket, sys
+from aiosmtpd.smtp import SMTP
+
+out, hold = sys.argv[1], sys.argv[2]
+
+class Handler:
+    def __init__(self):
+        self.n = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.n += 1
+        base = os.path.join(out, '%04d' % self.n)
+        with open(base + '.tmp', 'wb') as f:
+            f.write(envelope.original_content)
+        os.rename(base + '.tmp', base + '.eml')
+        while os.path.exists(hold):
+            await asyncio.sleep(0.02)
+        return '250 2.0.0 queued'
+
+async def main():
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    sock.listen(64)
+    loop = asyncio.get_running_loop()
+    handler = Handler()
+    await loop.create_server(lambda: SMTP(handler, decode_data=False), sock=sock)
+    print(sock.getsockname()[1], flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"#;
+
+impl SmtpSink {
+    pub fn start() -> Option<SmtpSink> {
+        use std::io::BufRead;
+        let available = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if !available {
+            if std::env::var("CI").as_deref() == Ok("true") {
+                panic!("CI=true but python3 with aiosmtpd is not installed");
+            }
+            eprintln!("skipping: python3 with aiosmtpd is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("sink.py");
+        std::fs::write(&script, SMTP_SINK).unwrap();
+        std::fs::create_dir(dir.path().join("received")).unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg(dir.path().join("received"))
+            .arg(dir.path().join("hold"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the SMTP sink did not start: {line:?}"));
+        Some(SmtpSink { child, port, dir })
+    }
+
+    /// Holds (or releases) the answers to the end of DATA.
+    pub fn hold(&self, on: bool) {
+        let flag = self.dir.path().join("hold");
+        if on {
+            std::fs::write(flag, b"").unwrap();
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
+    }
+
+    /// The messages received so far, in order of arrival.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(self.dir.path().join("received"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect()
+    }
+
+    /// The Message-ID of each received message, in order of arrival.
+    pub fn message_ids(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|m| header_value(m, "Message-ID").expect("every message has a Message-ID"))
+            .collect()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of the first header `name` of a message (unfolded).
+pub fn header_value(message: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.split("\r\n").peekable();
+    while let Some(line) = lines.next() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        if key.eq_ignore_ascii_case(name) {
+            let mut v = value.trim().to_owned();
+            while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
+                v.push(' ');
+                v.push_str(next.trim());
+                lines.next();
+            }
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// The GitHub stand-in, served by its own runtime on a background thread
+/// for as long as this value lives.
+pub struct GitHubStandIn {
+    pub server: embargo_github_standin::Server,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl GitHubStandIn {
+    pub fn start() -> Self {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                ready_tx
+                    .send(embargo_github_standin::start().await)
+                    .unwrap();
+                let _ = stop_rx.await;
+            });
+        });
+        let server = ready_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the stand-in started");
+        Self {
+            server,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for GitHubStandIn {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

@@ -149,6 +149,10 @@ pub struct StandIn {
     pub creator_association: String,
     pub creates: usize,
     pub app: Option<AppAuth>,
+    /// While true, a create stores its issue and then waits before
+    /// answering (GitHub slow to respond): the caller can be killed with
+    /// the issue open but its answer never received.
+    pub hold_creates: bool,
 }
 
 impl StandIn {
@@ -269,6 +273,7 @@ pub async fn start() -> Server {
         creator_association: "NONE".into(),
         creates: 0,
         app: None,
+        hold_creates: false,
     }));
     let app = Router::new()
         .route(
@@ -509,6 +514,9 @@ async fn create_issue(
         let location = v["url"].as_str().unwrap().to_owned();
         json_response(201, &[("location".into(), location)], &v)
     };
+    while state.lock().unwrap().hold_creates {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     match fault {
         None => resp,
         Some(CreateFault::ThenStatus(s)) => {

@@ -18,6 +18,7 @@
 //! * SQL uses `$1, $2, …` placeholders on both backends.
 
 mod backup;
+mod counters;
 mod db;
 mod disclosure;
 mod error;
@@ -44,6 +45,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor};
 
+pub use counters::{IntakeChannel, IntakeCount, IntakeOutcome};
 pub use db::{hash_token, message_id_hash};
 pub use disclosure::{
     AdvisoryText, Approval, Disclosure, DisclosureWrite, JobRelease, MAX_APPROVALS_REQUIRED,

@@ -349,6 +349,17 @@ impl Store {
         })
     }
 
+    /// When the oldest entry not yet delivered (queued, or claimed and
+    /// being sent) was queued; `None` when there is none.
+    pub async fn outbox_oldest_undelivered(&self) -> Result<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT MIN(created_at) AS oldest FROM outbox WHERE state IN ('queued', 'sending')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        get_opt_ts(&row, "oldest")
+    }
+
     /// See [`Tx::upsert_publication_job`]; one transaction.
     pub async fn upsert_publication_job(
         &self,

@@ -1,12 +1,17 @@
-//! Prometheus metrics: counters kept in memory by this process, and
-//! gauges read from the store at scrape time.  Served by
-//! [`metrics_router`] (`GET /metrics`, text exposition format 0.0.4) on
-//! a separate listener; HTTP requests of the web listener are counted by
-//! the [`track`] middleware.
+//! Prometheus metrics, served by [`metrics_router`] (`GET /metrics`, text
+//! exposition format 0.0.4) on a separate listener.
 //!
-//! Counters are per process (each replica has its own; sum them in
-//! PromQL); the store gauges are the shared database's and are the same
-//! from every replica (use `max`).
+//! Two kinds, and the difference matters with several replicas:
+//!
+//! * **From the store** (read at scrape time, the same from every replica
+//!   of one database: aggregate with `max`): `embargo_messages_total` and
+//!   `embargo_decrypt_failures_total` (every process that answers an MTA
+//!   counts into the store through [`IntakeCounter`]: each `serve`'s LMTP
+//!   listener and every `embargo ingest` of the pipe channel), the outbox
+//!   gauges and the publication jobs.
+//! * **Per process** (kept in memory, reset on restart: aggregate with
+//!   `sum`): `embargo_up` and the HTTP counters of the web listener,
+//!   counted by the [`track`] middleware.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -20,7 +25,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use embargo_store::{JobState, OutboxState, Store};
+use embargo_store::{IntakeChannel, IntakeCount, IntakeOutcome, JobState, Store, StoreError};
 use jiff::Timestamp;
 
 /// The exposition format's content type.
@@ -32,83 +37,23 @@ pub const LATENCY_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// At most this many queued outbox entries are read to find the oldest
-/// (see [`StoreGauges`]).
-const OLDEST_SCAN_LIMIT: u32 = 10_000;
+/// The outcomes `embargo_messages_total` shows; undecryptable messages are
+/// `embargo_decrypt_failures_total`.
+const ANSWERS: [IntakeOutcome; 3] = [
+    IntakeOutcome::Accepted,
+    IntakeOutcome::Tempfail,
+    IntakeOutcome::Refused,
+];
 
-/// How a message reached the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// The LMTP listener.
-    Lmtp,
-    /// `embargo ingest` from an MTA pipe transport.
-    Pipe,
-}
-
-impl Channel {
-    /// Every channel, in exposition order.
-    pub const ALL: [Channel; 2] = [Channel::Lmtp, Channel::Pipe];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Lmtp => "lmtp",
-            Channel::Pipe => "pipe",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Channel::Lmtp => 0,
-            Channel::Pipe => 1,
-        }
-    }
-}
-
-/// What the gateway answered the MTA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Filed (2xx / exit 0).
-    Accepted,
-    /// Temporary failure (4xx / EX_TEMPFAIL): the MTA retries.
-    Tempfail,
-    /// Permanent refusal (5xx).
-    Refused,
-}
-
-impl Outcome {
-    /// Every outcome, in exposition order.
-    pub const ALL: [Outcome; 3] = [Outcome::Accepted, Outcome::Tempfail, Outcome::Refused];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Tempfail => "tempfail",
-            Outcome::Refused => "refused",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Outcome::Accepted => 0,
-            Outcome::Tempfail => 1,
-            Outcome::Refused => 2,
-        }
-    }
-}
-
-const N_OUTCOMES: usize = Outcome::ALL.len();
-const N_MESSAGE_SERIES: usize = Channel::ALL.len() * N_OUTCOMES;
+const N_OUTCOMES: usize = IntakeOutcome::ALL.len();
+const N_COUNTERS: usize = IntakeChannel::ALL.len() * N_OUTCOMES;
 /// Status classes 1xx..5xx, then "other" (out-of-range codes).
 const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 
-/// The process's counters.  Cheap to update from any task (relaxed
-/// atomics); share it as `Arc<Metrics>`.
+/// The process's own counters (HTTP).  Cheap to update from any task
+/// (relaxed atomics); share it as `Arc<Metrics>`.
 #[derive(Debug)]
 pub struct Metrics {
-    messages: [AtomicU64; N_MESSAGE_SERIES],
-    decrypt_failures: AtomicU64,
     http_requests: [AtomicU64; STATUS_CLASSES.len()],
     /// Non-cumulative per bucket; the last is `+Inf`.  Made cumulative
     /// when rendered.
@@ -126,26 +71,10 @@ impl Metrics {
     /// All counters at zero.
     pub fn new() -> Self {
         Metrics {
-            messages: [const { AtomicU64::new(0) }; N_MESSAGE_SERIES],
-            decrypt_failures: AtomicU64::new(0),
             http_requests: [const { AtomicU64::new(0) }; STATUS_CLASSES.len()],
             http_latency: [const { AtomicU64::new(0) }; LATENCY_BUCKETS.len() + 1],
             http_latency_sum_micros: AtomicU64::new(0),
         }
-    }
-
-    /// Counts one message delivered through `channel` and answered with
-    /// `outcome`.
-    pub fn record_message(&self, channel: Channel, outcome: Outcome) {
-        let i = channel.index() * N_OUTCOMES + outcome.index();
-        if let Some(c) = self.messages.get(i) {
-            c.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Counts one message that could not be decrypted.
-    pub fn record_decrypt_failure(&self) {
-        self.decrypt_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one HTTP response and its latency.
@@ -170,13 +99,6 @@ impl Metrics {
             .fetch_add(micros, Ordering::Relaxed);
     }
 
-    /// Messages counted for `channel` and `outcome`.
-    pub fn messages(&self, channel: Channel, outcome: Outcome) -> u64 {
-        self.messages
-            .get(channel.index() * N_OUTCOMES + outcome.index())
-            .map_or(0, |c| c.load(Ordering::Relaxed))
-    }
-
     /// The counters in text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -185,36 +107,6 @@ impl Metrics {
     }
 
     fn render_into(&self, out: &mut String) {
-        header(
-            out,
-            "embargo_messages_total",
-            "counter",
-            "Messages delivered to the gateway, by channel and outcome.",
-        );
-        for channel in Channel::ALL {
-            for outcome in Outcome::ALL {
-                let _ = writeln!(
-                    out,
-                    "embargo_messages_total{{channel=\"{}\",outcome=\"{}\"}} {}",
-                    channel.as_str(),
-                    outcome.as_str(),
-                    self.messages(channel, outcome)
-                );
-            }
-        }
-
-        header(
-            out,
-            "embargo_decrypt_failures_total",
-            "counter",
-            "Messages that could not be decrypted.",
-        );
-        let _ = writeln!(
-            out,
-            "embargo_decrypt_failures_total {}",
-            self.decrypt_failures.load(Ordering::Relaxed)
-        );
-
         header(
             out,
             "embargo_http_requests_total",
@@ -282,26 +174,137 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     res
 }
 
+/// Counts the gateway's answers to MTAs into the store (see the module
+/// documentation): one per message handed over, by channel and outcome.
+///
+/// A count that cannot be written now (the store being unreachable is the
+/// usual reason for a temporary failure) is kept in memory and written
+/// with the next one, or before the next scrape; one writer at a time, so
+/// an outage does not pile up waiting writes. What is still unwritten when
+/// the process ends is lost: a one-shot `embargo ingest` that cannot
+/// reach the store cannot count its temporary failure.
+#[derive(Debug)]
+pub struct IntakeCounter {
+    store: Arc<Store>,
+    pending: std::sync::Mutex<[u64; N_COUNTERS]>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+fn counter_index(channel: IntakeChannel, outcome: IntakeOutcome) -> usize {
+    let c = IntakeChannel::ALL
+        .iter()
+        .position(|x| *x == channel)
+        .unwrap_or(0);
+    let o = IntakeOutcome::ALL
+        .iter()
+        .position(|x| *x == outcome)
+        .unwrap_or(0);
+    c * N_OUTCOMES + o
+}
+
+impl IntakeCounter {
+    pub fn new(store: Arc<Store>) -> Self {
+        IntakeCounter {
+            store,
+            pending: std::sync::Mutex::new([0; N_COUNTERS]),
+            writing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, [u64; N_COUNTERS]> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts one message answered with `outcome` on `channel` (and, when
+    /// it was filed but could not be decrypted, one decrypt failure), then
+    /// writes what is pending. `Ok` when everything pending reached the
+    /// store, or another task is writing it.
+    pub async fn record(
+        &self,
+        channel: IntakeChannel,
+        outcome: IntakeOutcome,
+        undecryptable: bool,
+    ) -> Result<(), StoreError> {
+        {
+            let mut pending = self.pending();
+            let mut add = |o| {
+                if let Some(n) = pending.get_mut(counter_index(channel, o)) {
+                    *n = n.saturating_add(1);
+                }
+            };
+            add(outcome);
+            if undecryptable {
+                add(IntakeOutcome::Undecryptable);
+            }
+        }
+        match self.writing.try_lock() {
+            Ok(_writer) => self.write_pending().await,
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Writes what is pending (waiting for a write in progress first).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let _writer = self.writing.lock().await;
+        self.write_pending().await
+    }
+
+    /// Counts not yet in the store.
+    pub fn unwritten(&self) -> u64 {
+        self.pending().iter().sum()
+    }
+
+    async fn write_pending(&self) -> Result<(), StoreError> {
+        let batch = std::mem::replace(&mut *self.pending(), [0; N_COUNTERS]);
+        let deltas: Vec<IntakeCount> = IntakeChannel::ALL
+            .iter()
+            .flat_map(|&channel| {
+                IntakeOutcome::ALL
+                    .iter()
+                    .map(move |&outcome| (channel, outcome))
+            })
+            .zip(batch)
+            .filter(|(_, count)| *count > 0)
+            .map(|((channel, outcome), count)| IntakeCount {
+                channel,
+                outcome,
+                count,
+            })
+            .collect();
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        match self.store.add_intake_counts(&deltas).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Back into pending, for the next write.
+                let mut pending = self.pending();
+                for (slot, n) in pending.iter_mut().zip(batch) {
+                    *slot = slot.saturating_add(n);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
 /// What the store says at scrape time.
 #[derive(Debug, Default)]
 struct StoreGauges {
+    intake: Vec<IntakeCount>,
     /// ready, waiting, sending, sent, dead.
     outbox: [(&'static str, u64); 5],
-    /// Age of the oldest queued entry among the newest
-    /// [`OLDEST_SCAN_LIMIT`] (exact unless more are queued).
-    oldest_queued_secs: f64,
+    /// Age of the oldest entry not yet delivered (queued or sending).
+    oldest_undelivered_secs: f64,
     jobs: Vec<(&'static str, u64)>,
 }
 
 async fn read_store(store: &Store, now: Timestamp) -> embargo_store::Result<StoreGauges> {
+    let intake = store.intake_counts().await?;
     let counts = store.outbox_counts(now).await?;
-    let queued = store
-        .list_outbox(Some(OutboxState::Queued), OLDEST_SCAN_LIMIT)
-        .await?;
-    let oldest_queued_secs = queued
-        .iter()
-        .map(|e| e.created_at)
-        .min()
+    let oldest_undelivered_secs = store
+        .outbox_oldest_undelivered()
+        .await?
         .map_or(0.0, |oldest| {
             now.duration_since(oldest).as_secs_f64().max(0.0)
         });
@@ -314,6 +317,7 @@ async fn read_store(store: &Store, now: Timestamp) -> embargo_store::Result<Stor
         })
         .collect();
     Ok(StoreGauges {
+        intake,
         outbox: [
             ("ready", counts.ready),
             ("waiting", counts.waiting),
@@ -321,7 +325,7 @@ async fn read_store(store: &Store, now: Timestamp) -> embargo_store::Result<Stor
             ("sent", counts.sent),
             ("dead", counts.dead),
         ],
-        oldest_queued_secs,
+        oldest_undelivered_secs,
         jobs,
     })
 }
@@ -335,6 +339,39 @@ fn render_store(out: &mut String, gauges: Option<&StoreGauges>) {
     );
     let _ = writeln!(out, "embargo_store_up {}", u8::from(gauges.is_some()));
     let Some(g) = gauges else { return };
+
+    let count = |channel, outcome| {
+        g.intake
+            .iter()
+            .find(|c| c.channel == channel && c.outcome == outcome)
+            .map_or(0, |c| c.count)
+    };
+    header(
+        out,
+        "embargo_messages_total",
+        "counter",
+        "Messages handed to the gateway, by channel (lmtp: serve; pipe: embargo ingest) and outcome; from the store, all processes.",
+    );
+    for channel in IntakeChannel::ALL {
+        for outcome in ANSWERS {
+            let _ = writeln!(
+                out,
+                "embargo_messages_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {}",
+                count(channel, outcome)
+            );
+        }
+    }
+    header(
+        out,
+        "embargo_decrypt_failures_total",
+        "counter",
+        "Messages filed that could not be decrypted; from the store, all processes.",
+    );
+    let undecryptable: u64 = IntakeChannel::ALL
+        .iter()
+        .map(|&c| count(c, IntakeOutcome::Undecryptable))
+        .sum();
+    let _ = writeln!(out, "embargo_decrypt_failures_total {undecryptable}");
 
     header(
         out,
@@ -350,12 +387,12 @@ fn render_store(out: &mut String, gauges: Option<&StoreGauges>) {
         out,
         "embargo_outbox_oldest_queued_age_seconds",
         "gauge",
-        "Age of the oldest queued outbox entry in seconds (0 when none is queued).",
+        "Age of the oldest outbox entry not yet delivered (queued or being sent) in seconds (0 when none).",
     );
     let _ = writeln!(
         out,
         "embargo_outbox_oldest_queued_age_seconds {:.3}",
-        g.oldest_queued_secs
+        g.oldest_undelivered_secs
     );
 
     header(
@@ -373,13 +410,23 @@ fn render_store(out: &mut String, gauges: Option<&StoreGauges>) {
 struct MetricsState {
     metrics: Arc<Metrics>,
     store: Arc<Store>,
+    counter: Option<Arc<IntakeCounter>>,
 }
 
-/// `GET /metrics` for the metrics listener.
-pub fn metrics_router(metrics: Arc<Metrics>, store: Arc<Store>) -> Router {
+/// `GET /metrics` for the metrics listener. `counter`, when given, writes
+/// its pending counts before each scrape reads them.
+pub fn metrics_router(
+    metrics: Arc<Metrics>,
+    store: Arc<Store>,
+    counter: Option<Arc<IntakeCounter>>,
+) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
-        .with_state(MetricsState { metrics, store })
+        .with_state(MetricsState {
+            metrics,
+            store,
+            counter,
+        })
 }
 
 async fn scrape(State(state): State<MetricsState>) -> Response {
@@ -392,6 +439,12 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
     );
     out.push_str("embargo_up 1\n");
     state.metrics.render_into(&mut out);
+    if let Some(counter) = &state.counter
+        && counter.unwritten() > 0
+        && let Err(e) = counter.flush().await
+    {
+        tracing::debug!(error = %e, "metrics: intake counts not written yet");
+    }
     let gauges = match read_store(&state.store, Timestamp::now()).await {
         Ok(g) => Some(g),
         Err(e) => {
@@ -445,7 +498,7 @@ mod tests {
     }
 
     async fn scrape_text(metrics: &Arc<Metrics>, store: &Arc<Store>) -> String {
-        let res = metrics_router(metrics.clone(), store.clone())
+        let res = metrics_router(metrics.clone(), store.clone(), None)
             .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
             .await
             .unwrap();
@@ -543,11 +596,18 @@ mod tests {
             Some(0.0)
         );
 
-        metrics.record_message(Channel::Lmtp, Outcome::Accepted);
-        metrics.record_message(Channel::Lmtp, Outcome::Accepted);
-        metrics.record_message(Channel::Pipe, Outcome::Tempfail);
-        metrics.record_message(Channel::Lmtp, Outcome::Refused);
-        metrics.record_decrypt_failure();
+        // Two processes count into the one store: a serve (LMTP) and an
+        // `embargo ingest` (pipe); either scrape shows both.
+        let serve = IntakeCounter::new(store.clone());
+        let ingest = IntakeCounter::new(store.clone());
+        use IntakeChannel::{Lmtp, Pipe};
+        use IntakeOutcome::{Accepted, Refused, Tempfail};
+        serve.record(Lmtp, Accepted, false).await.unwrap();
+        serve.record(Lmtp, Accepted, true).await.unwrap();
+        serve.record(Lmtp, Refused, false).await.unwrap();
+        ingest.record(Pipe, Tempfail, false).await.unwrap();
+        ingest.record(Pipe, Accepted, false).await.unwrap();
+        ingest.record(Pipe, Accepted, true).await.unwrap();
         let past = Timestamp::now() - jiff::SignedDuration::from_secs(120);
         store
             .enqueue_outbox(
@@ -589,13 +649,41 @@ mod tests {
         );
         assert_eq!(
             m("embargo_messages_total{channel=\"pipe\",outcome=\"accepted\"}"),
+            Some(2.0)
+        );
+        assert_eq!(
+            m("embargo_messages_total{channel=\"pipe\",outcome=\"refused\"}"),
             Some(0.0)
         );
-        assert_eq!(m("embargo_decrypt_failures_total"), Some(1.0));
+        assert_eq!(m("embargo_decrypt_failures_total"), Some(2.0));
         assert_eq!(m("embargo_outbox_entries{state=\"ready\"}"), Some(2.0));
         assert_eq!(m("embargo_outbox_entries{state=\"dead\"}"), Some(0.0));
         let age = m("embargo_outbox_oldest_queued_age_seconds").unwrap();
         assert!((119.0..600.0).contains(&age), "{age}");
+    }
+
+    #[tokio::test]
+    async fn counts_the_store_cannot_take_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let counter = IntakeCounter::new(store.clone());
+        counter
+            .record(IntakeChannel::Pipe, IntakeOutcome::Accepted, false)
+            .await
+            .unwrap();
+        assert_eq!(counter.unwritten(), 0);
+        // The store goes away: the count waits in memory, and the next
+        // one is added to it rather than replacing it.
+        store.close().await;
+        for _ in 0..2 {
+            counter
+                .record(IntakeChannel::Lmtp, IntakeOutcome::Tempfail, false)
+                .await
+                .unwrap_err();
+        }
+        assert_eq!(counter.unwritten(), 2);
+        counter.flush().await.unwrap_err();
+        assert_eq!(counter.unwritten(), 2);
     }
 
     #[tokio::test]

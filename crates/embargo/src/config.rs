@@ -39,6 +39,7 @@ pub struct Settings {
     pub database: Database,
     pub github: GitHub,
     pub metrics: Metrics,
+    pub outbox: Outbox,
     pub embargo: Embargo,
     pub publish: Publish,
     pub log: Log,
@@ -133,6 +134,27 @@ pub struct Metrics {
     pub listen: String,
 }
 
+/// The outbound mail worker in `serve`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// How long a claimed outbox entry stays with one worker. A replica
+    /// that dies holds its entries this long before another takes them
+    /// over; keep it well above one SMTP transaction (60 s per command).
+    pub lease_seconds: u32,
+    /// Seconds between looks at the outbox when nothing wakes the worker.
+    pub poll_seconds: u32,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 600,
+            poll_seconds: 15,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Embargo {
@@ -150,6 +172,10 @@ pub struct Publish {
     pub time_zone: String,
     /// Seconds between runs of the publication scheduler in `serve`.
     pub interval_seconds: u32,
+    /// How long a claimed publication job stays with one process. A
+    /// replica that dies holds its job this long before another takes it
+    /// over (and finds the issue it may have opened by its marker).
+    pub lease_seconds: u32,
 }
 
 impl Default for Publish {
@@ -158,6 +184,7 @@ impl Default for Publish {
             approvals: 1,
             time_zone: "UTC".into(),
             interval_seconds: 30,
+            lease_seconds: 600,
         }
     }
 }
@@ -523,6 +550,23 @@ impl Config {
                 "must be between 1 and 86400",
             ));
         }
+        for (key, value, max) in [
+            (
+                "publish.lease_seconds",
+                settings.publish.lease_seconds,
+                86_400,
+            ),
+            (
+                "outbox.lease_seconds",
+                settings.outbox.lease_seconds,
+                86_400,
+            ),
+            ("outbox.poll_seconds", settings.outbox.poll_seconds, 3_600),
+        ] {
+            if !(1..=max).contains(&value) {
+                return Err(invalid(key, format!("must be between 1 and {max}")));
+            }
+        }
         if !matches!(settings.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "must be \"text\" or \"json\""));
         }
@@ -759,6 +803,8 @@ keywords = ["pipeline", "kfp"]
                 ("EMBARGO_WEB_SECURE_COOKIES", "false"),
                 ("EMBARGO_INTAKE_MAX_MESSAGE_BYTES", "2048"),
                 ("EMBARGO_EMBARGO_WARN_DAYS", "7,1"),
+                ("EMBARGO_OUTBOX_LEASE_SECONDS", "30"),
+                ("EMBARGO_PUBLISH_LEASE_SECONDS", "45"),
                 ("EMBARGO_DATA", "/ignored/here"),
                 ("DATABASE_URL", "postgres://u:pw@db/embargo"),
             ],
@@ -768,6 +814,9 @@ keywords = ["pipeline", "kfp"]
         assert!(!c.settings.web.secure_cookies);
         assert_eq!(c.settings.intake.max_message_bytes, 2048);
         assert_eq!(c.policy.warn_days(), &[7, 1]);
+        assert_eq!(c.settings.outbox.lease_seconds, 30);
+        assert_eq!(c.settings.outbox.poll_seconds, 15);
+        assert_eq!(c.settings.publish.lease_seconds, 45);
         assert_eq!(c.settings.mail.address, "security@kubeflow.example");
         assert_eq!(c.database_url.expose(), "postgres://u:pw@db/embargo");
         assert!(!c.generated_team_key);
@@ -801,6 +850,17 @@ keywords = ["pipeline", "kfp"]
             ("[embargo]\nwarn_days = [200]\n", &[], "embargo.warn_days"),
             ("[database]\nurl = \"mysql://x\"\n", &[], "database.url"),
             ("[log]\nformat = \"xml\"\n", &[], "log.format"),
+            ("[outbox]\nlease_seconds = 0\n", &[], "outbox.lease_seconds"),
+            (
+                "",
+                &[("EMBARGO_OUTBOX_POLL_SECONDS", "0")],
+                "outbox.poll_seconds",
+            ),
+            (
+                "[publish]\nlease_seconds = 0\n",
+                &[],
+                "publish.lease_seconds",
+            ),
             ("[[wg]]\nname = \"Bad Name\"\n", &[], "wg[0].name"),
             (
                 "[[wg]]\nname = \"a\"\n[[wg]]\nname = \"a\"\n",

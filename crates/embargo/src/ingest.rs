@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use embargo_intake::{Intake, IntakeError};
+use embargo_store::{IntakeChannel, IntakeOutcome, Store};
+use embargo_web::metrics::IntakeCounter;
 
 use crate::Failure;
 use crate::config::Config;
@@ -32,10 +34,24 @@ fn read_bounded(reader: impl Read, max: usize) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-async fn build_intake(config: &Config) -> anyhow::Result<Intake> {
+async fn build_intake(config: &Config) -> anyhow::Result<(Intake, Arc<Store>)> {
     let keyring = init::load_keyring(config)?;
-    let store = init::open_store(config).await?;
-    crate::mailflow::intake(config, Arc::new(store), Arc::new(keyring))
+    let store = Arc::new(init::open_store(config).await?);
+    let intake = crate::mailflow::intake(config, store.clone(), Arc::new(keyring))?;
+    Ok((intake, store))
+}
+
+/// Counts the answer in the store (`embargo_messages_total{channel="pipe"}`
+/// on every replica's /metrics). Best effort and bounded: the answer to the
+/// MTA does not depend on it.
+async fn count(store: Arc<Store>, outcome: IntakeOutcome, undecryptable: bool) {
+    let counter = IntakeCounter::new(store);
+    let write = counter.record(IntakeChannel::Pipe, outcome, undecryptable);
+    match tokio::time::timeout(std::time::Duration::from_secs(2), write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "intake count not written"),
+        Err(_) => tracing::debug!("intake count not written: the store is slow"),
+    }
 }
 
 pub async fn ingest(config: &Config, file: Option<&Path>) -> Result<(), Failure> {
@@ -55,16 +71,23 @@ pub async fn ingest(config: &Config, file: Option<&Path>) -> Result<(), Failure>
             ),
         });
     }
-    let intake = build_intake(config).await.map_err(temp)?;
+    let (intake, store) = build_intake(config).await.map_err(temp)?;
     match intake.file(raw).await {
         Ok(outcome) => {
             println!("{}", outcome.report);
+            count(store, IntakeOutcome::Accepted, !outcome.readable).await;
             Ok(())
         }
-        Err(e @ IntakeError::Temporary(_)) => Err(temp(anyhow::Error::new(e))),
-        Err(e) => Err(Failure {
-            code: EX_DATAERR,
-            error: anyhow!("refused: {e}"),
-        }),
+        Err(e @ IntakeError::Temporary(_)) => {
+            count(store, IntakeOutcome::Tempfail, false).await;
+            Err(temp(anyhow::Error::new(e)))
+        }
+        Err(e) => {
+            count(store, IntakeOutcome::Refused, false).await;
+            Err(Failure {
+                code: EX_DATAERR,
+                error: anyhow!("refused: {e}"),
+            })
+        }
     }
 }

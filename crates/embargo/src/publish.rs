@@ -165,6 +165,14 @@ pub fn wg_repos(config: &Config) -> anyhow::Result<WgRepos> {
     Ok(out)
 }
 
+/// How publication runs: the WG targets and `[publish] lease_seconds`.
+fn publish_config(config: &Config, wgs: WgRepos) -> PublishConfig {
+    let mut publish = PublishConfig::new(wgs);
+    publish.lease =
+        jiff::SignedDuration::from_secs(i64::from(config.settings.publish.lease_seconds));
+    publish
+}
+
 /// The GitHub client, or why there is none.
 pub fn github(config: &Config) -> anyhow::Result<Client> {
     let token = config.settings.github.token.expose();
@@ -308,7 +316,7 @@ pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> 
         eprintln!("{}", serde_json::to_string(&o)?);
     }
     let client = github(config)?;
-    let publish = PublishConfig::new(wg_repos(config)?);
+    let publish = publish_config(config, wg_repos(config)?);
     let notices = notices(config, store, &keyring).await?;
     let outcomes = embargo_publish::publish_due(
         store,
@@ -351,7 +359,7 @@ pub async fn scheduler(
 ) {
     // Warnings need no GitHub: they run even when publishing cannot.
     let publishing = match (github(&config), wg_repos(&config)) {
-        (Ok(client), Ok(w)) => Some((client, PublishConfig::new(w))),
+        (Ok(client), Ok(w)) => Some((client, publish_config(&config, w))),
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "publication scheduler not publishing; embargo warnings still go out");
             None

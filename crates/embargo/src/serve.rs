@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use embargo_intake::{Intake, IntakeError};
 use embargo_mail::lmtp::{self, LmtpLimits};
-use embargo_web::metrics::{Channel, Metrics, Outcome};
+use embargo_store::{IntakeChannel, IntakeOutcome};
+use embargo_web::metrics::{IntakeCounter, Metrics};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -49,6 +50,7 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let intake = crate::mailflow::intake(config, store.clone(), keyring.clone())?;
     let metrics = Arc::new(Metrics::new());
+    let counter = Arc::new(IntakeCounter::new(store.clone()));
     let state = web_state(
         config,
         store.clone(),
@@ -61,7 +63,11 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
-            let app = embargo_web::metrics::metrics_router(metrics.clone(), store.clone());
+            let app = embargo_web::metrics::metrics_router(
+                metrics.clone(),
+                store.clone(),
+                Some(counter.clone()),
+            );
             let mut metrics_stop = stop_rx.clone();
             Some(tokio::spawn(async move {
                 axum_serve_metrics(listener, app, async move {
@@ -90,11 +96,9 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
         stop_rx.clone(),
     ));
     let transport = crate::mailflow::transport(config)?;
-    let worker = embargo_outbound::Worker::new(
-        store.as_ref().clone(),
-        transport,
-        embargo_outbound::WorkerConfig::default(),
-    );
+    let worker =
+        embargo_outbound::Worker::new(store.as_ref().clone(), transport, worker_config(config));
+    let outbox_wake = worker.waker();
     let mut worker_stop = stop_rx.clone();
     let worker_task = tokio::spawn(async move {
         worker
@@ -114,7 +118,11 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
         .rsplit_once('@')
         .map(|(_, d)| d.to_owned())
         .unwrap_or_else(|| "localhost".to_owned());
-    let counted = Counted { intake, metrics };
+    let counted = Counted {
+        intake,
+        counter: counter.clone(),
+        outbox_wake,
+    };
     let lmtp_task = tokio::spawn(lmtp_accept(lmtp, hostname, counted, limits, stop_rx));
 
     shutdown_signal().await;
@@ -133,9 +141,31 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
             .context("metrics task")?
             .context("metrics listener failed")?;
     }
+    if let Err(e) = counter.flush().await {
+        tracing::warn!(error = %e, unwritten = counter.unwritten(), "intake counts lost at stop");
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The outbox worker's settings: `[outbox]`, and a lease owner that names
+/// this host and process (`outbox list` shows who holds an entry).
+fn worker_config(config: &Config) -> embargo_outbound::WorkerConfig {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    let o = &config.settings.outbox;
+    embargo_outbound::WorkerConfig {
+        owner: format!(
+            "outbound:{host}:{}:{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ),
+        lease: jiff::SignedDuration::from_secs(i64::from(o.lease_seconds)),
+        poll_interval: std::time::Duration::from_secs(u64::from(o.poll_seconds)),
+        ..embargo_outbound::WorkerConfig::default()
+    }
 }
 
 async fn shutdown_signal() {
@@ -319,18 +349,23 @@ fn web_state(
 /// The intake behind the LMTP listener, counting what it does.
 struct Counted {
     intake: Intake,
-    metrics: Arc<Metrics>,
+    counter: Arc<IntakeCounter>,
+    /// Filing queues mail (the acknowledgement): the worker sends it now
+    /// rather than at its next poll.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl lmtp::Deliver for Counted {
     async fn deliver(&self, _envelope: &lmtp::Envelope, raw: Vec<u8>) -> Vec<lmtp::RcptOutcome> {
         // One filing for all recipients: they are all the security address.
-        let (reply, outcome) = match self.intake.file(raw).await {
+        let (reply, outcome, undecryptable) = match self.intake.file(raw).await {
             Ok(filed) => {
-                if !filed.readable {
-                    self.metrics.record_decrypt_failure();
-                }
-                (lmtp::RcptOutcome::Accepted, Outcome::Accepted)
+                self.outbox_wake.notify_one();
+                (
+                    lmtp::RcptOutcome::Accepted,
+                    IntakeOutcome::Accepted,
+                    !filed.readable,
+                )
             }
             Err(e @ IntakeError::Temporary(_)) => {
                 tracing::warn!(error = %e, "LMTP delivery deferred");
@@ -338,12 +373,27 @@ impl lmtp::Deliver for Counted {
                     lmtp::RcptOutcome::TempFail(
                         "cannot store the message now, try again later".into(),
                     ),
-                    Outcome::Tempfail,
+                    IntakeOutcome::Tempfail,
+                    false,
                 )
             }
-            Err(e) => (lmtp::RcptOutcome::PermFail(e.to_string()), Outcome::Refused),
+            Err(e) => (
+                lmtp::RcptOutcome::PermFail(e.to_string()),
+                IntakeOutcome::Refused,
+                false,
+            ),
         };
-        self.metrics.record_message(Channel::Lmtp, outcome);
+        // Counted in the store, off the answer's path: a store that is
+        // down must not hold up the 4xx.
+        let counter = self.counter.clone();
+        tokio::spawn(async move {
+            if let Err(e) = counter
+                .record(IntakeChannel::Lmtp, outcome, undecryptable)
+                .await
+            {
+                tracing::debug!(error = %e, "intake count kept for later");
+            }
+        });
         vec![reply]
     }
 }

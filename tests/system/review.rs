@@ -37,11 +37,19 @@ both_backends!(registry_scans_and_agenda);
 
 fn registry_scans_and_agenda(g: &Gateway) {
     let Some(corpus) = corpus() else { return };
-    std::fs::create_dir_all(g.data()).unwrap();
+    std::fs::create_dir_all(g.data().join("keys")).unwrap();
+    // The lead's key, by file: slices are encrypted to it.
+    let lead_key = embargo_pgp::generate_team_key("Lead <lead@example.org>").unwrap();
+    std::fs::write(
+        g.data().join("keys/lead.asc"),
+        lead_key.public_armored().unwrap(),
+    )
+    .unwrap();
     std::fs::write(
         g.data().join("embargo.toml"),
         "[review]\nsla_critical_days = 3\ndigest_days = 14\n\
-[[wg]]\nname = \"pipelines\"\nrepo = \"kubeflow/pipelines\"\nleads = [\"lead@example.org\"]\n\
+[[wg]]\nname = \"pipelines\"\nrepo = \"kubeflow/pipelines\"\nrepos = [\"kubeflow/kfp-tekton\"]\n\
+leads = [\"lead@example.org\"]\nlead_keys = [\"keys/lead.asc\"]\npaths = [\"backend/src/apiserver/\"]\n\
 images = [\"*kfp*\", \"*ml-pipeline*\", \"*:alpine-*\"]\nkeywords = [\"pipeline\", \"kfp\"]\n",
     )
     .unwrap();
@@ -62,6 +70,10 @@ images = [\"*kfp*\", \"*ml-pipeline*\", \"*:alpine-*\"]\nkeywords = [\"pipeline\
         pipelines["leads"][0], "lead@example.org",
         "hand-set leads are kept"
     );
+    assert_eq!(pipelines["lead_details"][0]["has_key"], true);
+    assert_eq!(pipelines["repos"][0], "kubeflow/pipelines");
+    assert_eq!(pipelines["repos"][1], "kubeflow/kfp-tekton");
+    assert_eq!(pipelines["paths"][0], "backend/src/apiserver/");
 
     // Release scans: every Trivy sample plus one broken file.
     let dir = g.dir.path().join("scans");
@@ -102,11 +114,11 @@ images = [\"*kfp*\", \"*ml-pipeline*\", \"*:alpine-*\"]\nkeywords = [\"pipeline\
     assert_one_line_error(&unknown);
 
     // The import sent the pipelines leads their slice (the alpine images
-    // are theirs; the lead has no key: a content-free notice), once.
+    // are theirs), encrypted to the lead's key, once.
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "slice of 1.10.0 queued for WG pipelines (1 lead(s), 0 encrypted, 1 notice(s))"
+            "slice of 1.10.0 queued for WG pipelines (1 lead(s), 1 encrypted, 0 notice(s))"
         ),
         "{stderr}"
     );

@@ -252,6 +252,16 @@ pub struct Wg {
     /// Open a vague placeholder issue when a report is accepted and fill it
     /// in at disclosure.
     pub placeholder: bool,
+    /// More repositories of the WG (`OWNER/REPO`): their public `security`
+    /// issues are on the review agenda; public issues still go to `repo`.
+    pub repos: Vec<String>,
+    /// Source paths that suggest this WG on intake (`manifests/kfp/`).
+    pub paths: Vec<String>,
+    /// The leads' OpenPGP public keys: armored files (under DIR when
+    /// relative); a lead's key is the one carrying its address. Digests
+    /// and scan slices are encrypted to it; a lead without one gets a
+    /// content-free notice.
+    pub lead_keys: Vec<PathBuf>,
 }
 
 impl Default for Web {
@@ -583,6 +593,14 @@ impl Config {
                     format!("wg[{i}].repo"),
                     format!("{:?} is not OWNER/REPO", wg.repo),
                 ));
+            }
+            for repo in &wg.repos {
+                if !is_repo(repo) {
+                    return Err(invalid(
+                        format!("wg[{i}].repos"),
+                        format!("{repo:?} is not OWNER/REPO"),
+                    ));
+                }
             }
             for lead in &wg.leads {
                 if !is_plausible_address(lead) {
@@ -918,6 +936,10 @@ keywords = ["pipeline", "kfp"]
         for (toml, key) in [
             ("[review]\nsla_high_days = 0\n", "review.sla_high_days"),
             ("[review]\ndigest_days = 400\n", "review.digest_days"),
+            (
+                "[[wg]]\nname = \"a\"\nrepos = [\"no-slash\"]\n",
+                "wg[0].repos",
+            ),
         ] {
             let e = load_with(toml, &[]).unwrap_err().to_string();
             assert!(e.contains(key), "{e}");

@@ -13,7 +13,7 @@ use embargo_outbound::TeamIdentity;
 use embargo_pgp::Keyring;
 use embargo_review::{AgendaOptions, DigestOptions, Progress, ReviewError, SliceOptions};
 use embargo_store::Store;
-use embargo_wg::{LeadConfig, Registry, WgConfig};
+use embargo_wg::{Lead, LeadConfig, Registry, WgConfig};
 use jiff::Timestamp;
 use tokio::sync::watch;
 
@@ -25,24 +25,76 @@ fn failure(e: ReviewError) -> Failure {
 }
 
 /// `[[wg]]` entries as hand-set registry entries: only what is set counts
-/// as set by hand, so imports can still fill in the rest.
+/// as set by hand, so imports can still fill in the rest. A lead's key is
+/// taken from the WG's `lead_keys` files (the certificate carrying the
+/// lead's address); a key file that cannot be read or parsed is logged
+/// and skipped, so that lead gets content-free notices only.
 pub fn config_wgs(config: &Config) -> Vec<WgConfig> {
     let some = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
     config
         .settings
         .wgs
         .iter()
-        .map(|w| WgConfig {
-            name: w.name.clone(),
-            repo: (!w.repo.is_empty()).then(|| w.repo.clone()),
-            labels: some(&w.labels),
-            leads: (!w.leads.is_empty())
-                .then(|| w.leads.iter().cloned().map(LeadConfig::Email).collect()),
-            images: some(&w.images),
-            keywords: some(&w.keywords),
-            ..Default::default()
+        .map(|w| {
+            let certs = lead_certs(config, &w.name, &w.lead_keys);
+            WgConfig {
+                name: w.name.clone(),
+                repo: (!w.repo.is_empty()).then(|| w.repo.clone()),
+                repos: some(&w.repos),
+                labels: some(&w.labels),
+                leads: (!w.leads.is_empty()).then(|| {
+                    w.leads
+                        .iter()
+                        .map(|email| lead_config(email, &certs))
+                        .collect()
+                }),
+                images: some(&w.images),
+                paths: some(&w.paths),
+                keywords: some(&w.keywords),
+                ..Default::default()
+            }
         })
         .collect()
+}
+
+/// The certificates in a WG's `lead_keys` files.
+fn lead_certs(config: &Config, wg: &str, files: &[std::path::PathBuf]) -> Vec<embargo_pgp::Cert> {
+    let mut out = Vec::new();
+    for file in files {
+        let path = if file.is_absolute() {
+            file.clone()
+        } else {
+            config.data_dir.join(file)
+        };
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| embargo_pgp::parse_certs(&b).map_err(|e| e.to_string()))
+        {
+            Ok(certs) => out.extend(certs),
+            Err(e) => tracing::warn!(
+                wg,
+                file = %path.display(),
+                error = %e,
+                "lead key not usable: that lead gets content-free notices"
+            ),
+        }
+    }
+    out
+}
+
+fn lead_config(email: &str, certs: &[embargo_pgp::Cert]) -> LeadConfig {
+    let armored = certs
+        .iter()
+        .find(|c| embargo_pgp::cert_has_email(c, email))
+        .and_then(|c| embargo_pgp::cert_to_armored(c).ok());
+    match armored {
+        Some(pgp_cert) => LeadConfig::Full(Lead {
+            email: Some(email.to_owned()),
+            pgp_cert: Some(pgp_cert),
+            ..Lead::default()
+        }),
+        None => LeadConfig::Email(email.to_owned()),
+    }
 }
 
 pub async fn registry(config: &Config, store: &Store) -> Result<Registry, Failure> {

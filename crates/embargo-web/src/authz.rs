@@ -13,6 +13,8 @@
 //! done and sending scan slices to WG leads are the security team's own
 //! procedures: admins and triagers ([`team_process`]).
 //!
+//! Retrying a failed publication is for admins only (on reports they see).
+//!
 //! A report a role may not see does not exist for it: 404, never 403.
 
 use embargo_domain::{Role, WgName};

@@ -31,6 +31,7 @@ mod auth;
 mod authz;
 pub mod csrf;
 mod dashboard;
+mod disclosure;
 mod error;
 mod limiter;
 mod pages;
@@ -87,6 +88,15 @@ pub struct WebConfig {
     pub policy: EmbargoPolicy,
     /// Reports per page of the list (default 50).
     pub page_size: u32,
+    /// Approvals a disclosure needs (`publish.approvals`, default 1; 2 is
+    /// the two-person rule).
+    pub approvals_required: u8,
+    /// The IANA time zone embargo ends are entered and shown in (besides
+    /// UTC; `publish.time_zone`, default `UTC`).
+    pub time_zone: String,
+    /// The publisher named in CSAF exports; `None`: derived from the
+    /// team's address.
+    pub csaf_publisher: Option<embargo_publish::CsafPublisher>,
     /// Non-secret settings shown on the admin's configuration page, as
     /// (key, value) pairs. Never put secrets here.
     pub config_summary: Vec<(String, String)>,
@@ -114,6 +124,9 @@ impl Default for WebConfig {
             sla: Sla::default(),
             policy: EmbargoPolicy::default(),
             page_size: 50,
+            approvals_required: 1,
+            time_zone: "UTC".to_owned(),
+            csaf_publisher: None,
             config_summary: Vec::new(),
             public: None,
             metrics: None,
@@ -271,6 +284,25 @@ pub fn router(state: AppState) -> Router {
             "/reports/{id}/retry-decryption",
             post(reports::retry_decryption),
         )
+        .route(
+            "/reports/{id}/disclosure/schedule",
+            post(disclosure::schedule),
+        )
+        .route(
+            "/reports/{id}/disclosure/approve",
+            post(disclosure::approve),
+        )
+        .route(
+            "/reports/{id}/disclosure/unschedule",
+            post(disclosure::unschedule),
+        )
+        .route(
+            "/reports/{id}/disclosure/withdraw",
+            post(disclosure::withdraw),
+        )
+        .route("/reports/{id}/disclosure/retry", post(disclosure::retry))
+        .route("/reports/{id}/advisory.osv.json", get(disclosure::osv))
+        .route("/reports/{id}/advisory.csaf.json", get(disclosure::csaf))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/{login}/key", post(admin::set_key))
         .route("/admin/users/{login}/reset", post(admin::reset_password))

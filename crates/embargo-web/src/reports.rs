@@ -354,6 +354,8 @@ struct ReportPage {
     more_events: bool,
     /// WGs the registry suggests (triagers decide).
     suggestions: Vec<crate::review::SuggestionView>,
+    /// The disclosure section (`templates/disclosure.html`).
+    disclosure: Option<crate::disclosure::Section>,
 }
 
 #[derive(Template)]
@@ -369,6 +371,9 @@ struct AuditPage {
 pub(crate) struct ShowQuery {
     #[serde(default)]
     done: String,
+    /// The time zone an embargo end was just entered in.
+    #[serde(default)]
+    zone: String,
 }
 
 fn flash(done: &str) -> Option<&'static str> {
@@ -384,7 +389,7 @@ fn flash(done: &str) -> Option<&'static str> {
         "retry-recorded" => {
             "Retry of decryption requested and recorded in the audit trail. Retrying is not wired up in this deployment: ask an operator to re-import the message once the key is available."
         }
-        _ => return None,
+        other => return crate::disclosure::flash(other),
     })
 }
 
@@ -508,6 +513,18 @@ pub(crate) async fn show(
         })
         .collect();
     let subject = display_line(&r.subject, 300);
+    let disclosure = crate::disclosure::section(
+        &state,
+        &current,
+        &crate::disclosure::Facts {
+            id: &r.id,
+            state: r.state,
+            severity: r.severity,
+            created_at: r.created_at,
+        },
+        &q.zone,
+    )
+    .await?;
     let reply_subject = if r.subject.trim_start().to_lowercase().starts_with("re:") {
         display_line(&r.subject, 300)
     } else {
@@ -551,6 +568,7 @@ pub(crate) async fn show(
         } else {
             Vec::new()
         },
+        disclosure,
     })?;
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -754,6 +772,10 @@ pub(crate) async fn withdraw(
     Form(_): Form<EmptyForm>,
 ) -> Result<Response, WebError> {
     let report = actionable(&state, &current, &id).await?;
+    if report.state == ReportState::Scheduled {
+        // The publication job and the approvals go with it.
+        return crate::disclosure::withdraw_scheduled(&state, &current, &report.id).await;
+    }
     apply(&state, &current, &report, Action::Withdraw, "").await
 }
 

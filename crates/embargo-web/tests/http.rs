@@ -1115,6 +1115,8 @@ async fn authorization_matrix(ts: TestStore) {
     };
     let a_mine = att(mine.clone()).await;
     let a_other = att(other.clone()).await;
+    let pub_mine = common::disclosure::published(&app, "pipelines").await;
+    let pub_other = common::disclosure::published(&app, "notebooks").await;
     // A release scan for /scans/{release}.
     let scan_dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -1183,6 +1185,26 @@ async fn authorization_matrix(ts: TestStore) {
         (
             "/admin/config".into(),
             [SignIn, Ok, Forbidden, Forbidden, Forbidden],
+        ),
+        (
+            format!("/reports/{pub_mine}/advisory.osv.json"),
+            [SignIn, Ok, Ok, Ok, Ok],
+        ),
+        (
+            format!("/reports/{pub_mine}/advisory.csaf.json"),
+            [SignIn, Ok, Ok, Ok, Ok],
+        ),
+        (
+            format!("/reports/{pub_other}/advisory.osv.json"),
+            [SignIn, Ok, Ok, NotFound, Ok],
+        ),
+        (
+            format!("/reports/{pub_other}/advisory.csaf.json"),
+            [SignIn, Ok, Ok, NotFound, Ok],
+        ),
+        (
+            format!("/reports/{mine}/advisory.osv.json"),
+            [SignIn, NotFound, NotFound, NotFound, NotFound],
         ),
         ("/account".into(), [SignIn, Ok, Ok, Ok, Ok]),
         ("/account/password".into(), [SignIn, Ok, Ok, Ok, Ok]),
@@ -1293,6 +1315,103 @@ async fn authorization_matrix(ts: TestStore) {
                     assert!(after > before, "{action} is audited");
                 } else {
                     assert_eq!(after, before, "a refused {action} leaves no trace");
+                }
+                checked += 1;
+            }
+        }
+    }
+
+    // Disclosure POST routes, each on a fresh report at the step it needs:
+    // accepted (schedule), scheduled by someone else with two approvals
+    // needed (approve, unschedule, withdraw), failed publication (retry,
+    // admins only).
+    #[derive(Clone, Copy)]
+    enum Step {
+        Accepted,
+        Scheduled,
+        Failed,
+    }
+    let end_date = (Timestamp::now() + common::disclosure::days(10))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let schedule_form: Form = vec![
+        ("date", end_date.clone()),
+        ("time", "14:00".into()),
+        ("zone", "Europe/Berlin".into()),
+        ("title", "t".into()),
+        ("advisory", "a".into()),
+        ("credit", "anonymous".into()),
+    ];
+    let member = |lead_sees: bool| {
+        [
+            Forbidden,
+            Done,
+            Done,
+            if lead_sees { Done } else { NotFound },
+            Forbidden,
+        ]
+    };
+    let admin = |lead_sees: bool| {
+        [
+            Forbidden,
+            Done,
+            Forbidden,
+            if lead_sees { Forbidden } else { NotFound },
+            Forbidden,
+        ]
+    };
+    type Want = fn(bool) -> [X; 5];
+    let disclosure_actions: Vec<(&str, Form, Step, Want)> = vec![
+        ("schedule", schedule_form, Step::Accepted, member),
+        ("approve", vec![], Step::Scheduled, member),
+        ("unschedule", vec![], Step::Scheduled, member),
+        ("withdraw", vec![], Step::Scheduled, member),
+        ("retry", vec![], Step::Failed, admin),
+    ];
+    for (action, form, step, want) in &disclosure_actions {
+        for (wg_name, lead_sees) in [("pipelines", true), ("notebooks", false)] {
+            let want = want(lead_sees);
+            for (i, c) in clients.iter().enumerate() {
+                let id = match step {
+                    Step::Accepted => common::disclosure::accepted(&app, wg_name).await,
+                    Step::Scheduled => {
+                        let until = Timestamp::now() + common::disclosure::days(10);
+                        common::disclosure::scheduled(&app, wg_name, "alice", until, 2).await
+                    }
+                    Step::Failed => common::disclosure::failed(&app, wg_name).await,
+                };
+                let path = format!("/reports/{id}/disclosure/{action}");
+                let fields: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                if i > 0 {
+                    let r = c.post_raw(&path, &fields).await;
+                    assert_eq!(
+                        r.status,
+                        StatusCode::FORBIDDEN,
+                        "POST {path} without token as {}",
+                        ROLES[i]
+                    );
+                    checked += 1;
+                }
+                let before = app.events(&id).await.len();
+                let r = c.post(&path, &fields).await;
+                assert!(
+                    want[i].check(&r),
+                    "POST disclosure/{action} ({wg_name}) as {}: want {:?}, got {} {}",
+                    ROLES[i],
+                    want[i],
+                    r.status,
+                    r.body.chars().take(300).collect::<String>()
+                );
+                assert_security_headers(&r, &path);
+                let after = app.events(&id).await.len();
+                if want[i] == Done {
+                    assert!(after > before, "disclosure/{action} is audited");
+                } else {
+                    assert_eq!(
+                        after, before,
+                        "a refused disclosure/{action} leaves no trace"
+                    );
                 }
                 checked += 1;
             }

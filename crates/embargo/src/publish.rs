@@ -126,26 +126,27 @@ pub async fn export(
         .map_err(failure)?;
     let doc = match format {
         "osv" => embargo_publish::osv(&adv, None),
-        "csaf" => {
-            let domain = config
-                .settings
-                .mail
-                .address
-                .rsplit_once('@')
-                .map(|(_, d)| d.to_owned())
-                .unwrap_or_default();
-            embargo_publish::csaf(
-                &adv,
-                &embargo_publish::CsafPublisher {
-                    name: config.settings.mail.display_name.clone(),
-                    namespace: format!("https://{domain}"),
-                },
-            )
-        }
+        "csaf" => embargo_publish::csaf(&adv, &csaf_publisher(config)),
         other => return Err(anyhow!("unknown --format {other:?} (osv or csaf)").into()),
     };
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
+}
+
+/// The publisher named in CSAF exports: the team's display name and its
+/// mail domain.
+pub fn csaf_publisher(config: &Config) -> embargo_publish::CsafPublisher {
+    let domain = config
+        .settings
+        .mail
+        .address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    embargo_publish::CsafPublisher {
+        name: config.settings.mail.display_name.clone(),
+        namespace: format!("https://{domain}"),
+    }
 }
 
 /// The WGs that have a repository, as publication targets.

@@ -300,6 +300,9 @@ fn web_state(
         secure_cookies: s.web.secure_cookies,
         wgs,
         policy: config.policy.clone(),
+        approvals_required: crate::publish::policy(config).approvals_required,
+        time_zone: s.publish.time_zone.clone(),
+        csaf_publisher: Some(crate::publish::csaf_publisher(config)),
         config_summary: vec![
             ("mail.address".into(), s.mail.address.clone()),
             ("web.listen".into(), s.web.listen.clone()),

@@ -31,6 +31,8 @@ use sqlx::{Connection, Executor};
 use tower::ServiceExt;
 use zeroize::Zeroizing;
 
+pub mod disclosure;
+
 pub struct PgDatabase {
     admin_url: String,
     name: String,

@@ -18,11 +18,15 @@
 //!   every open report by WG with age, state, SLA status and last action,
 //!   overdue first; public `security` issues of the WGs' repositories since
 //!   the last review (rate limits waited out within a bound, or the
-//!   repository reported as skipped).
+//!   repository reported as skipped), from any [`IssueSource`] (the GitHub
+//!   client, or `Arc<dyn IssueSource>` as the admin view holds it);
+//!   [`Agenda::restricted_to`] is a WG lead's view.
 //! - **Scans** ([`import_scans`], [`scan_summary`], [`scan_changes`],
-//!   [`compose_scan_slices`], [`send_scan_slices`]): findings stored per
-//!   release and WG, unmapped images kept, per-file errors reported, new and
-//!   fixed against the previous release, each WG's slice to its leads.
+//!   [`scan_findings`], [`releases`], [`compose_scan_slices`],
+//!   [`send_scan_slices`], [`slice_status`]): findings stored per release
+//!   and WG, unmapped images kept, per-file errors reported, new and fixed
+//!   against the previous release, each WG's slice to its leads (once per
+//!   WG and release).
 //!
 //! Mail to leads is composed with `embargo_outbound::relay` (PGP/MIME,
 //! signed by the team key, or plaintext for the content-free notice) under

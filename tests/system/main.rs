@@ -15,6 +15,7 @@ mod cli;
 mod crash;
 mod ingest;
 mod mailflow;
+mod observability;
 mod postfix;
 mod publish;
 mod review;

@@ -112,6 +112,13 @@ images = [\"*kfp*\", \"*ml-pipeline*\", \"*:alpine-*\"]\nkeywords = [\"pipeline\
     }
     let unknown = g.run(&["scan", "summary", "--release", "0.0.1", "--json"]);
     assert_one_line_error(&unknown);
+    // The first release: everything is new.
+    let changes: serde_json::Value =
+        serde_json::from_str(&g.ok(&["scan", "changes", "--release", "1.10.0", "--json"])).unwrap();
+    assert_eq!(changes["previous"], serde_json::Value::Null);
+    assert!(!changes["new"].as_array().unwrap().is_empty());
+    assert!(changes["fixed"].as_array().unwrap().is_empty());
+    assert_one_line_error(&g.run(&["scan", "changes", "--release", "0.0.1", "--json"]));
 
     // The import sent the pipelines leads their slice (the alpine images
     // are theirs), encrypted to the lead's key, once.
@@ -146,6 +153,12 @@ images = [\"*kfp*\", \"*ml-pipeline*\", \"*:alpine-*\"]\nkeywords = [\"pipeline\
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("queued"));
     assert_eq!(outbox(g), 1);
+    // The same images again: nothing new, nothing fixed.
+    let changes: serde_json::Value =
+        serde_json::from_str(&g.ok(&["scan", "changes", "--release", "1.11.0", "--json"])).unwrap();
+    assert_eq!(changes["previous"], "1.10.0");
+    assert!(changes["new"].as_array().unwrap().is_empty());
+    assert!(changes["fixed"].as_array().unwrap().is_empty());
     let sent = g.run(&["scan", "send", "--release", "1.11.0"]);
     assert!(
         String::from_utf8_lossy(&sent.stderr).contains("slice of 1.11.0 queued for WG pipelines")

@@ -233,6 +233,14 @@ pub enum ScanCommand {
         #[arg(long)]
         json: bool,
     },
+    /// What is new and what got fixed in a release against the previous
+    /// stored release (version order), per WG and finding by finding.
+    Changes {
+        #[arg(long)]
+        release: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

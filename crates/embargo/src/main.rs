@@ -138,6 +138,9 @@ async fn dispatch(cli: Cli, env: &HashMap<String, String>) -> Result<(), Failure
                 cli::ScanCommand::Summary { release, json: _ } => {
                     review::scan_summary(&store, &release).await
                 }
+                cli::ScanCommand::Changes { release, json: _ } => {
+                    review::scan_changes(&store, &release).await
+                }
             };
             store.close().await;
             result

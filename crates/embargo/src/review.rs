@@ -283,6 +283,22 @@ pub async fn scan_summary(store: &Store, release: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `embargo scan changes --release V --json`: `{"release", "previous",
+/// "wgs": {WG: {"new", "fixed"}}, "unmapped": {"new", "fixed"}, "new":
+/// [finding…], "fixed": [finding…]}`.
+pub async fn scan_changes(store: &Store, release: &str) -> Result<(), Failure> {
+    let changes = embargo_review::scan_changes(store, release)
+        .await
+        .map_err(|e| match e {
+            ReviewError::UnknownRelease(_) => {
+                anyhow!("no scan stored for release {release}").into()
+            }
+            other => failure(other),
+        })?;
+    println!("{}", serde_json::to_string_pretty(&changes)?);
+    Ok(())
+}
+
 pub async fn agenda(
     config: &Config,
     store: &Store,

@@ -237,16 +237,23 @@ impl IntakeCounter {
                 add(IntakeOutcome::Undecryptable);
             }
         }
-        match self.writing.try_lock() {
-            Ok(_writer) => self.write_pending().await,
-            Err(_) => Ok(()),
-        }
+        self.flush_if_idle().await
     }
 
     /// Writes what is pending (waiting for a write in progress first).
     pub async fn flush(&self) -> Result<(), StoreError> {
         let _writer = self.writing.lock().await;
         self.write_pending().await
+    }
+
+    /// Writes what is pending unless a write is in progress (which may be
+    /// waiting for a store that is down: a scrape must not queue behind
+    /// it).
+    pub async fn flush_if_idle(&self) -> Result<(), StoreError> {
+        match self.writing.try_lock() {
+            Ok(_writer) => self.write_pending().await,
+            Err(_) => Ok(()),
+        }
     }
 
     /// Counts not yet in the store.
@@ -441,7 +448,7 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
     state.metrics.render_into(&mut out);
     if let Some(counter) = &state.counter
         && counter.unwritten() > 0
-        && let Err(e) = counter.flush().await
+        && let Err(e) = counter.flush_if_idle().await
     {
         tracing::debug!(error = %e, "metrics: intake counts not written yet");
     }

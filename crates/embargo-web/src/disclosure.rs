@@ -234,6 +234,10 @@ pub(crate) async fn section(
     facts: &Facts<'_>,
     entered_zone: &str,
 ) -> Result<Option<Section>, WebError> {
+    // Before acceptance there is nothing to disclose (and no query).
+    if matches!(facts.state, ReportState::New | ReportState::Triaged) {
+        return Ok(None);
+    }
     let store = state.store();
     let disclosure = store.get_disclosure(facts.id).await?;
     let near = matches!(

@@ -5,10 +5,12 @@
 //! An MTA streams LMTP deliveries to both; both outbox workers send
 //! through one real SMTP relay (aiosmtpd); both publication schedulers
 //! work the same due jobs against the GitHub stand-in. One replica is
-//! SIGKILLed while it holds outbox entries and a publication job (relay and
-//! GitHub are held slow so that it does, deterministically: each has
-//! received a message or created an issue and not yet answered). The
-//! survivor takes the dead replica's leases over when they expire.
+//! SIGKILLed while it holds a batch of outbox entries (one at the relay,
+//! the others not tried yet) and a publication job whose issue GitHub has
+//! created but not yet confirmed: relay and GitHub are held slow so that
+//! this is deterministic, not a matter of timing. The MTA meanwhile sees
+//! the replica die and delivers to the other one; the survivor takes the
+//! dead replica's leases over when they expire.
 //!
 //! What the design guarantees, and what is asserted:
 //! - every message that got a 250 is filed exactly once;

@@ -1,5 +1,6 @@
-//! Synthetic hostile input: nothing panics, overflows the stack, takes
-//! quadratic time or memory, and no message is lost.
+//! Synthetic hostile input: nothing panics or overflows the stack, the
+//! parser-bomb guard flags what it cut (its bounds are asserted on the
+//! result; time is measured in benches only), and no message is lost.
 
 #![allow(
     clippy::unwrap_used,
@@ -7,8 +8,6 @@
     clippy::panic,
     clippy::indexing_slicing
 )] // test code: failing loudly is the point
-
-use std::time::{Duration, Instant};
 
 use embargo_mail::{Body, Flag, Inbound, Limits, MailError, parse, parse_inner};
 
@@ -23,14 +22,11 @@ fn small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         .unwrap()
 }
 
-fn parse_timed(raw: Vec<u8>, budget: Duration) -> Result<Inbound, MailError> {
-    small_stack(move || {
-        let start = Instant::now();
-        let result = parse(&raw, &Limits::default());
-        let took = start.elapsed();
-        assert!(took < budget, "parse took {took:?} for {} bytes", raw.len());
-        result
-    })
+/// Parses with the default limits on a small stack. What the guard did is
+/// asserted on the result (flags, sizes), never on the time it took:
+/// performance is measured in benches only.
+fn parse_small_stack(raw: Vec<u8>) -> Result<Inbound, MailError> {
+    small_stack(move || parse(&raw, &Limits::default()))
 }
 
 const HEAD: &str = "From: attacker@example.org\r\nTo: security@project.example\r\nSubject: x\r\n";
@@ -48,7 +44,7 @@ fn deep_multipart_nesting() {
     for i in (0..n).rev() {
         s.push_str(&format!("--b{i}--\r\n"));
     }
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::TooDeep), "{:?}", m.flags);
     assert_eq!(m.subject.as_deref(), Some("x"));
 }
@@ -63,7 +59,7 @@ fn deep_message_rfc822_nesting() {
             s.push_str("Content-Type: message/rfc822\r\n\r\nFrom: x@example.org\r\n");
         }
         s.push_str("\r\nhello\r\n");
-        let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+        let m = parse_small_stack(s.into_bytes()).unwrap();
         assert!(m.has_flag(Flag::TooDeep), "{:?}", m.flags);
     }
 }
@@ -87,8 +83,10 @@ fn hundred_thousand_parts() {
         ));
     }
     s.push_str("--B--\r\n");
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(30)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::TooManyParts), "{:?}", m.flags);
+    // What is kept is bounded by the limit, not by the input.
+    assert!(m.attachments.len() <= Limits::default().max_parts);
     // The parts within the limit are there.
     assert!(m.body.text().unwrap().starts_with("part 0"));
 }
@@ -101,7 +99,7 @@ fn missing_boundaries_do_not_go_quadratic() {
         s.push_str("--B\r\nContent-Type: multipart/mixed; boundary=NOPE\r\n\r\nx\r\n");
     }
     s.push_str("--B--\r\n");
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(10)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::HostileStructure));
     assert_eq!(m.from.as_deref(), Some("attacker@example.org"));
     // Never lose the message: the raw body is the text.
@@ -132,7 +130,7 @@ fn encoded_nested_bombs_are_seen() {
          Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--outer--\r\n",
         base64_lines(bomb.as_bytes())
     );
-    let m = parse_timed(b64.into_bytes(), Duration::from_secs(20)).unwrap();
+    let m = parse_small_stack(b64.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::HostileStructure), "{:?}", m.flags);
 
     let qp: String = bomb
@@ -142,7 +140,7 @@ fn encoded_nested_bombs_are_seen() {
         "{HEAD}Content-Type: multipart/mixed; boundary=outer\r\n\r\n--outer\r\n\
          Content-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{qp}\r\n--outer--\r\n"
     );
-    let m = parse_timed(qp.into_bytes(), Duration::from_secs(20)).unwrap();
+    let m = parse_small_stack(qp.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::HostileStructure), "{:?}", m.flags);
 
     // A harmless encoded forward is parsed normally.
@@ -154,7 +152,7 @@ fn encoded_nested_bombs_are_seen() {
          Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--outer--\r\n",
         base64_lines(fwd.as_bytes())
     );
-    let m = parse_timed(ok.into_bytes(), Duration::from_secs(5)).unwrap();
+    let m = parse_small_stack(ok.into_bytes()).unwrap();
     assert!(m.flags.is_empty(), "{:?}", m.flags);
     assert_eq!(m.body.text().unwrap().trim(), "see below");
     assert_eq!(m.attachments.len(), 1);
@@ -169,7 +167,7 @@ fn header_and_part_floods_stay_small() {
         s.push_str("a:\r\n");
     }
     s.push_str("\r\nbody\r\n");
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::HostileStructure));
     assert!(m.has_flag(Flag::HeadersTruncated));
     assert_eq!(m.from.as_deref(), Some("attacker@example.org"));
@@ -178,7 +176,7 @@ fn header_and_part_floods_stay_small() {
     while s.len() < 25_000_000 {
         s.push_str("--B\r\n\r\n");
     }
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(20)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert!(m.has_flag(Flag::HostileStructure));
 }
 
@@ -186,24 +184,24 @@ fn header_and_part_floods_stay_small() {
 fn megabyte_lines() {
     let long = "x".repeat(1_000_000);
     let s = format!("{HEAD}X-Long: {long}\r\n\r\n{long}\r\n");
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(5)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert_eq!(m.body.text().unwrap().trim_end().len(), 1_000_000);
 
     let s = format!("From: a@example.org\r\nSubject: {long}\r\n\r\nbody\r\n");
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(5)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert_eq!(m.subject.unwrap().len(), 1_000_000);
 
     let mut s = String::from(HEAD);
     s.push_str("\r\n");
     s.push_str(&"-----BEGIN PGP MESSAGE-----\r\n".repeat(100_000));
-    let m = parse_timed(s.into_bytes(), Duration::from_secs(5)).unwrap();
+    let m = parse_small_stack(s.into_bytes()).unwrap();
     assert!(m.body.inline_pgp().is_empty());
 }
 
 #[test]
 fn nul_bytes_and_invalid_utf8() {
     let raw = b"From: a\x00b@example.org\r\nSubject: caf\xe9 \xff\xfe \x00 \xc3\x28\r\nTo: \xf0\x28\x8c\x28@x\r\n\r\nbody \x00 with \xff nul\r\n".to_vec();
-    let m = parse_timed(raw, Duration::from_secs(5)).unwrap();
+    let m = parse_small_stack(raw).unwrap();
     let subject = m.subject.unwrap();
     assert!(subject.starts_with("caf"));
     assert!(m.body.text().unwrap().contains("with"));
@@ -212,7 +210,7 @@ fn nul_bytes_and_invalid_utf8() {
 #[test]
 fn rtl_override_in_subject_is_kept() {
     let raw = "From: a@example.org\r\nSubject: =?utf-8?b?SW52b2ljZSDigK5mZHAuZXhl?= \u{202e}txt.exe\r\n\r\nx\r\n";
-    let m = parse_timed(raw.as_bytes().to_vec(), Duration::from_secs(5)).unwrap();
+    let m = parse_small_stack(raw.as_bytes().to_vec()).unwrap();
     let subject = m.subject.unwrap();
     assert_eq!(subject.matches('\u{202e}').count(), 2, "{subject:?}");
 }
@@ -258,7 +256,7 @@ fn odd_but_valid_structures() {
         "From: a@b.c\r\nContent-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=z\r\n\r\n--z\r\n\r\nonly one part\r\n--z--\r\n",
         "From: a@b.c\r\nContent-Type: text/html\r\n\r\n<p>a &amp; b &#x41; &#99999999; &bogus; <script>x</script></p>",
     ] {
-        let m = parse_timed(raw.as_bytes().to_vec(), Duration::from_secs(5)).unwrap();
+        let m = parse_small_stack(raw.as_bytes().to_vec()).unwrap();
         assert!(matches!(m.body, Body::Plain { .. }), "{raw}");
     }
 }
@@ -289,7 +287,7 @@ fn large_legitimate_mail_is_not_flagged() {
         base64_lines(&attachment)
     );
     assert!(raw.len() > 17_000_000 && raw.len() < 25 * 1024 * 1024);
-    let m = parse_timed(raw.into_bytes(), Duration::from_secs(30)).unwrap();
+    let m = parse_small_stack(raw.into_bytes()).unwrap();
     assert!(m.flags.is_empty(), "{:?}", m.flags);
     assert_eq!(m.attachments.len(), 2);
     assert_eq!(m.attachments[1].bytes, attachment);

@@ -1549,7 +1549,6 @@ async fn unreachable_postgres_is_unavailable() {
         .unwrap()
         .port();
     let url = format!("postgres://postgres@127.0.0.1:{port}/embargo");
-    let started = std::time::Instant::now();
     let err = Store::connect_with(
         &url,
         StorageKeys::ephemeral(),
@@ -1562,7 +1561,6 @@ async fn unreachable_postgres_is_unavailable() {
     .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(err.is_temporary());
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
 
 #[tokio::test]
@@ -1573,7 +1571,6 @@ async fn sqlite_unavailable_when_locked() {
     let mut blocker = sqlx::AnyConnection::connect(&h.url).await.unwrap();
     blocker.execute("BEGIN IMMEDIATE").await.unwrap();
     let store = h.store.clone();
-    let started = std::time::Instant::now();
     let err = store
         .create_report(
             &prefix(),
@@ -1584,10 +1581,7 @@ async fn sqlite_unavailable_when_locked() {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
-    assert!(
-        started.elapsed() >= std::time::Duration::from_secs(4),
-        "waited for the busy timeout"
-    );
+    assert!(err.is_temporary(), "a locked store is retried later");
     blocker.execute("ROLLBACK").await.unwrap();
     blocker.close().await.unwrap();
     file(&h.store, "unlocked@x", t0()).await;

@@ -193,14 +193,11 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
     }
     let gh = client(&server);
 
-    let started = std::time::Instant::now();
+    // The 429 worth waiting for is waited out: katib is asked twice and
+    // its issue listed (asserted below on the result, not on the clock).
     let a = agenda(store, &registry, Some(&gh), None, now())
         .await
         .unwrap();
-    assert!(
-        started.elapsed() >= std::time::Duration::from_secs(1),
-        "the 429 was waited out"
-    );
     assert_eq!(a.since_source, SinceSource::DefaultWindow);
     assert_eq!(a.since, now() - days(14));
     assert!(a.github_checked);

@@ -10,6 +10,8 @@
 //! - [`Registry::suggest`] ranks WGs for a report's text ([`suggest`]).
 //! - [`Registry::image_wg`] maps a release image to its WG ([`image`]).
 //! - [`Registry::resolve_token`] maps a component token (`katib`) to a WG.
+//! - [`Registry::issue_target`] says where a WG's public issues go
+//!   ([`target`]: the configured `repo`, else the entry's first repository).
 //!
 //! Everything read here is untrusted: sizes and counts are bounded, every
 //! value is checked before it enters the registry, nothing panics.
@@ -20,6 +22,7 @@ pub mod import;
 mod model;
 mod registry;
 pub mod suggest;
+pub mod target;
 
 use embargo_domain::WgNameError;
 
@@ -31,6 +34,7 @@ pub use model::{
 };
 pub use registry::Registry;
 pub use suggest::Suggestion;
+pub use target::IssueTarget;
 
 /// Why a WG value or a wgs.yaml was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,4 +71,8 @@ pub enum WgError {
     Duplicate(embargo_domain::WgName),
     #[error("no WG named {0:?}")]
     UnknownWg(String),
+    #[error(
+        "WG {0} has no repository: neither its [[wg]] table in embargo.toml (`repo`) nor the imported wgs.yaml names one"
+    )]
+    NoRepository(embargo_domain::WgName),
 }

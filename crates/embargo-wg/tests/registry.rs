@@ -636,3 +636,53 @@ fn leads_serialize_without_surprises() {
     assert_eq!(v["email"], "a@b.org");
     assert!(v["pgp_cert"].is_null());
 }
+
+/// Where public issues go, with the corpus's wgs.yaml under the team's
+/// `[[wg]]` tables: a configured `repo` wins; a WG only the import knows
+/// publishes to its entry's first repository; labels are the table's when
+/// it sets them.
+#[test]
+fn issue_targets_of_config_and_imported_wgs() {
+    let mut registry = Registry::from_config(&team_config()).unwrap();
+    registry
+        .import_wgs_yaml(&read("kubeflow/wgs.yaml"))
+        .unwrap();
+
+    // Configured `repo`, though the import lists kubeflow/mlflow-integration first.
+    let pipelines = registry.issue_target(&name("pipelines")).unwrap();
+    assert_eq!(pipelines.repo, "kubeflow/pipelines");
+    // training's table sets no repository: the import's first one.
+    let training = registry.issue_target(&name("training")).unwrap();
+    assert_eq!(training.repo, "kubeflow/katib");
+    // Only in wgs.yaml: the entry's first repository, no labels (`label: ""`).
+    let data = registry.issue_target(&name("data")).unwrap();
+    assert_eq!(data.repo, "kubeflow/hub");
+    assert!(data.labels.is_empty());
+    let notebooks = registry.issue_target(&name("notebooks")).unwrap();
+    assert_eq!(notebooks.repo, "kubeflow/dashboard");
+
+    // The same WGs without the tables: pipelines goes to the import's first.
+    let only_import = imported();
+    assert_eq!(
+        only_import.issue_target(&name("pipelines")).unwrap().repo,
+        "kubeflow/mlflow-integration"
+    );
+
+    // A table without any repository, the import not knowing the WG.
+    let mut bare = registry.clone();
+    bare.apply_config(&WgConfig {
+        name: "security-tools".into(),
+        leads: Some(vec![embargo_wg::LeadConfig::Email(
+            "sec@example.org".into(),
+        )]),
+        ..WgConfig::default()
+    })
+    .unwrap();
+    let err = bare.issue_target(&name("security-tools")).unwrap_err();
+    assert_eq!(err, WgError::NoRepository(name("security-tools")));
+    assert!(err.to_string().contains("has no repository"), "{err}");
+    assert!(matches!(
+        bare.issue_target(&name("nope")),
+        Err(WgError::UnknownWg(_))
+    ));
+}

@@ -61,6 +61,13 @@ pub(crate) fn get_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {
     Uuid::parse_str(&s).map_err(|_| StoreError::corrupt(format!("{col} is not a UUID")))
 }
 
+/// A stored WG name (NULL: none).
+pub(crate) fn parse_wg(w: Option<String>) -> Result<Option<embargo_domain::WgName>> {
+    w.map(|w| embargo_domain::WgName::parse(&w))
+        .transpose()
+        .map_err(|_| StoreError::corrupt("stored WG name does not parse"))
+}
+
 pub(crate) fn parse_tracking_id(s: &str) -> Result<TrackingId> {
     s.parse()
         .map_err(|_| StoreError::corrupt("stored tracking ID does not parse"))

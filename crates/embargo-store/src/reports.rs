@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::db::{
     Sealer, get, get_bool, get_opt_parsed, get_opt_tracking_id, get_opt_ts, get_parsed,
-    get_tracking_id, get_ts, get_u64, get_uuid, message_id_hash, ms, opt_ms, sha256_hex,
+    get_tracking_id, get_ts, get_u64, get_uuid, message_id_hash, ms, opt_ms, parse_wg, sha256_hex,
 };
 use crate::error::{Result, StoreError};
 use crate::model::{
@@ -102,18 +102,16 @@ macro_rules! summary_select {
          FROM reports r "
     };
 }
+pub(crate) use summary_select;
 
-fn summary_from_row(s: Sealer<'_>, row: &AnyRow) -> Result<ReportSummary> {
+pub(crate) fn summary_from_row(s: Sealer<'_>, row: &AnyRow) -> Result<ReportSummary> {
     let id_text: String = get(row, "tracking_id")?;
     let id = crate::db::parse_tracking_id(&id_text)?;
     Ok(ReportSummary {
         state: get_parsed(row, "state")?,
         subject: s.open_col_text(row, "reports", "subject_sealed", &id_text)?,
         reporter: s.open_col_text(row, "reports", "reporter_sealed", &id_text)?,
-        wg: get::<Option<String>>(row, "wg")?
-            .map(|w| embargo_domain::WgName::parse(&w))
-            .transpose()
-            .map_err(|_| StoreError::corrupt("stored WG name does not parse"))?,
+        wg: parse_wg(get(row, "wg")?)?,
         severity: get_opt_parsed(row, "severity")?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
@@ -515,67 +513,7 @@ impl Store {
         let s = self.sealer();
         let id_text = id.to_string();
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(concat!(summary_select!(), "WHERE r.tracking_id = $1"))
-            .bind(&id_text)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("report {id}")))?;
-        let report = summary_from_row(s, &row)?;
-
-        let attachment_rows = sqlx::query(
-            "SELECT a.id, a.message_id, a.filename_sealed, a.content_type, a.size, a.sha256 \
-             FROM attachments a JOIN messages m ON m.id = a.message_id \
-             WHERE m.report_id = $1 ORDER BY a.message_id, a.position",
-        )
-        .bind(&id_text)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut attachments: Vec<(Uuid, AttachmentMeta)> =
-            Vec::with_capacity(attachment_rows.len());
-        for r in &attachment_rows {
-            let aid = get_uuid(r, "id")?;
-            attachments.push((get_uuid(r, "message_id")?, attachment_meta(s, r, aid)?));
-        }
-
-        let message_rows = sqlx::query(
-            "SELECT id, direction, received_at, date, size, encrypted, decrypted, decrypt_error, sig_status, sig_signer, \
-             sig_matches_sender, message_id_sealed, headers_sealed, body_sealed, subject_sealed, from_sealed \
-             FROM messages WHERE report_id = $1 ORDER BY received_at, id",
-        )
-        .bind(&id_text)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut messages = Vec::with_capacity(message_rows.len());
-        for r in &message_rows {
-            let mid = get_uuid(r, "id")?;
-            let mid_text = mid.to_string();
-            let open = |column: &str| s.open_col_text(r, "messages", column, &mid_text);
-            messages.push(MessageDetail {
-                id: mid,
-                message_id: s.open_opt_col_text(r, "messages", "message_id_sealed", &mid_text)?,
-                direction: get_parsed(r, "direction")?,
-                from: open("from_sealed")?,
-                subject: open("subject_sealed")?,
-                date: get_opt_ts(r, "date")?,
-                received_at: get_ts(r, "received_at")?,
-                size: get_u64(r, "size")?,
-                encrypted: get_bool(r, "encrypted")?,
-                decrypted: get_bool(r, "decrypted")?,
-                decrypt_error: get(r, "decrypt_error")?,
-                signature: Signature {
-                    status: get_parsed(r, "sig_status")?,
-                    signer: get(r, "sig_signer")?,
-                    matches_sender: get_bool(r, "sig_matches_sender")?,
-                },
-                body_text: open("body_sealed")?,
-                headers: open("headers_sealed")?,
-                attachments: attachments
-                    .iter()
-                    .filter(|(m, _)| *m == mid)
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-            });
-        }
+        let (report, messages) = report_with_messages(s, &mut conn, id).await?;
 
         let event_rows = sqlx::query(
             "SELECT id, report_id, at, actor, kind, detail_sealed FROM events WHERE report_id = $1 ORDER BY at, id",
@@ -684,7 +622,79 @@ impl Store {
     }
 }
 
-fn attachment_meta(s: Sealer<'_>, r: &AnyRow, id: Uuid) -> Result<AttachmentMeta> {
+/// A report's summary and its messages (oldest first, opened, with their
+/// attachment metadata): the part the report detail and the report page
+/// share.
+pub(crate) async fn report_with_messages(
+    s: Sealer<'_>,
+    conn: &mut AnyConnection,
+    id: &TrackingId,
+) -> Result<(ReportSummary, Vec<MessageDetail>)> {
+    let id_text = id.to_string();
+    let row = sqlx::query(concat!(summary_select!(), "WHERE r.tracking_id = $1"))
+        .bind(&id_text)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("report {id}")))?;
+    let report = summary_from_row(s, &row)?;
+
+    let attachment_rows = sqlx::query(
+        "SELECT a.id, a.message_id, a.filename_sealed, a.content_type, a.size, a.sha256 \
+         FROM attachments a JOIN messages m ON m.id = a.message_id \
+         WHERE m.report_id = $1 ORDER BY a.message_id, a.position",
+    )
+    .bind(&id_text)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut attachments: Vec<(Uuid, AttachmentMeta)> = Vec::with_capacity(attachment_rows.len());
+    for r in &attachment_rows {
+        let aid = get_uuid(r, "id")?;
+        attachments.push((get_uuid(r, "message_id")?, attachment_meta(s, r, aid)?));
+    }
+
+    let message_rows = sqlx::query(
+        "SELECT id, direction, received_at, date, size, encrypted, decrypted, decrypt_error, sig_status, sig_signer, \
+         sig_matches_sender, message_id_sealed, headers_sealed, body_sealed, subject_sealed, from_sealed \
+         FROM messages WHERE report_id = $1 ORDER BY received_at, id",
+    )
+    .bind(&id_text)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut messages = Vec::with_capacity(message_rows.len());
+    for r in &message_rows {
+        let mid = get_uuid(r, "id")?;
+        let mid_text = mid.to_string();
+        let open = |column: &str| s.open_col_text(r, "messages", column, &mid_text);
+        messages.push(MessageDetail {
+            id: mid,
+            message_id: s.open_opt_col_text(r, "messages", "message_id_sealed", &mid_text)?,
+            direction: get_parsed(r, "direction")?,
+            from: open("from_sealed")?,
+            subject: open("subject_sealed")?,
+            date: get_opt_ts(r, "date")?,
+            received_at: get_ts(r, "received_at")?,
+            size: get_u64(r, "size")?,
+            encrypted: get_bool(r, "encrypted")?,
+            decrypted: get_bool(r, "decrypted")?,
+            decrypt_error: get(r, "decrypt_error")?,
+            signature: Signature {
+                status: get_parsed(r, "sig_status")?,
+                signer: get(r, "sig_signer")?,
+                matches_sender: get_bool(r, "sig_matches_sender")?,
+            },
+            body_text: open("body_sealed")?,
+            headers: open("headers_sealed")?,
+            attachments: attachments
+                .iter()
+                .filter(|(m, _)| *m == mid)
+                .map(|(_, a)| a.clone())
+                .collect(),
+        });
+    }
+    Ok((report, messages))
+}
+
+pub(crate) fn attachment_meta(s: Sealer<'_>, r: &AnyRow, id: Uuid) -> Result<AttachmentMeta> {
     Ok(AttachmentMeta {
         id,
         filename: s.open_opt_col_text(r, "attachments", "filename_sealed", &id.to_string())?,
@@ -694,7 +704,7 @@ fn attachment_meta(s: Sealer<'_>, r: &AnyRow, id: Uuid) -> Result<AttachmentMeta
     })
 }
 
-fn event_from_row(s: Sealer<'_>, r: &AnyRow) -> Result<Event> {
+pub(crate) fn event_from_row(s: Sealer<'_>, r: &AnyRow) -> Result<Event> {
     let id = get_uuid(r, "id")?;
     let actor: String = r.try_get("actor")?;
     Ok(Event {

@@ -16,12 +16,12 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::Store;
-use crate::db::{
-    Sealer, get, get_bool, get_opt_parsed, get_opt_tracking_id, get_opt_ts, get_parsed,
-    get_tracking_id, get_ts, get_u64, get_uuid, ms, parse_tracking_id,
-};
+use crate::db::{get, get_opt_parsed, get_parsed, get_tracking_id, get_ts, get_u64, ms, parse_wg};
 use crate::error::{Result, StoreError};
-use crate::model::{Actor, AttachmentMeta, Event, MessageDetail, ReportSummary, Signature};
+use crate::model::{AttachmentMeta, Event, MessageDetail, ReportSummary};
+use crate::reports::{
+    attachment_meta, event_from_row, report_with_messages, summary_from_row, summary_select,
+};
 
 /// The order of the report list. Each order has its own keyset cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -245,65 +245,6 @@ pub struct BenchSeed {
 
 const OPEN_STATES: &str = "('new', 'triaged', 'accepted')";
 
-macro_rules! summary_columns {
-    () => {
-        "SELECT r.tracking_id, r.state, r.wg, r.severity, r.reporter_sealed, r.subject_sealed, \
-         r.created_at, r.updated_at, r.embargo_until, r.duplicate_of, r.acknowledged_at, r.triaged_at, \
-         (SELECT COUNT(*) FROM messages m WHERE m.report_id = r.tracking_id) AS message_count \
-         FROM reports r "
-    };
-}
-
-fn parse_wg(w: Option<String>) -> Result<Option<WgName>> {
-    w.map(|w| WgName::parse(&w))
-        .transpose()
-        .map_err(|_| StoreError::corrupt("stored WG name does not parse"))
-}
-
-fn summary_from_row(s: Sealer<'_>, row: &AnyRow) -> Result<ReportSummary> {
-    let id_text: String = get(row, "tracking_id")?;
-    let id = parse_tracking_id(&id_text)?;
-    Ok(ReportSummary {
-        state: get_parsed(row, "state")?,
-        subject: s.open_col_text(row, "reports", "subject_sealed", &id_text)?,
-        reporter: s.open_col_text(row, "reports", "reporter_sealed", &id_text)?,
-        wg: parse_wg(get(row, "wg")?)?,
-        severity: get_opt_parsed(row, "severity")?,
-        created_at: get_ts(row, "created_at")?,
-        updated_at: get_ts(row, "updated_at")?,
-        embargo_until: get_opt_ts(row, "embargo_until")?,
-        duplicate_of: get_opt_tracking_id(row, "duplicate_of")?,
-        acknowledged_at: get_opt_ts(row, "acknowledged_at")?,
-        triaged_at: get_opt_ts(row, "triaged_at")?,
-        message_count: get_u64(row, "message_count")?,
-        id,
-    })
-}
-
-fn attachment_meta(s: Sealer<'_>, r: &AnyRow, id: Uuid) -> Result<AttachmentMeta> {
-    Ok(AttachmentMeta {
-        id,
-        filename: s.open_opt_col_text(r, "attachments", "filename_sealed", &id.to_string())?,
-        content_type: get(r, "content_type")?,
-        size: get_u64(r, "size")?,
-        sha256: get(r, "sha256")?,
-    })
-}
-
-fn event_from_row(s: Sealer<'_>, r: &AnyRow) -> Result<Event> {
-    let id = get_uuid(r, "id")?;
-    let actor: String = get(r, "actor")?;
-    Ok(Event {
-        report_id: get_opt_tracking_id(r, "report_id")?,
-        at: get_ts(r, "at")?,
-        actor: Actor::parse(&actor)
-            .ok_or_else(|| StoreError::corrupt("stored actor does not parse"))?,
-        kind: get(r, "kind")?,
-        detail: s.open_col_text(r, "events", "detail_sealed", &id.to_string())?,
-        id,
-    })
-}
-
 /// A bound value of a dynamically assembled query.
 enum Bind {
     Text(String),
@@ -407,7 +348,7 @@ impl Store {
         // until the page is full or the scan bound is reached.
         let batch = if needle.is_some() { 200 } else { limit + 1 };
         loop {
-            let mut qb = QueryBuilder::new(concat!(summary_columns!(), "WHERE 1 = 1"));
+            let mut qb = QueryBuilder::new(concat!(summary_select!(), "WHERE 1 = 1"));
             if let Some(state) = query.state {
                 qb.push(
                     " AND r.state = ?",
@@ -509,67 +450,7 @@ impl Store {
         let s = self.sealer();
         let id_text = id.to_string();
         let mut conn = self.pool.acquire().await?;
-        let row = sqlx::query(concat!(summary_columns!(), "WHERE r.tracking_id = $1"))
-            .bind(&id_text)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("report {id}")))?;
-        let report = summary_from_row(s, &row)?;
-
-        let attachment_rows = sqlx::query(
-            "SELECT a.id, a.message_id, a.filename_sealed, a.content_type, a.size, a.sha256 \
-             FROM attachments a JOIN messages m ON m.id = a.message_id \
-             WHERE m.report_id = $1 ORDER BY a.message_id, a.position",
-        )
-        .bind(&id_text)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut attachments: Vec<(Uuid, AttachmentMeta)> =
-            Vec::with_capacity(attachment_rows.len());
-        for r in &attachment_rows {
-            let aid = get_uuid(r, "id")?;
-            attachments.push((get_uuid(r, "message_id")?, attachment_meta(s, r, aid)?));
-        }
-
-        let message_rows = sqlx::query(
-            "SELECT id, direction, received_at, date, size, encrypted, decrypted, decrypt_error, sig_status, sig_signer, \
-             sig_matches_sender, message_id_sealed, headers_sealed, body_sealed, subject_sealed, from_sealed \
-             FROM messages WHERE report_id = $1 ORDER BY received_at, id",
-        )
-        .bind(&id_text)
-        .fetch_all(&mut *conn)
-        .await?;
-        let mut messages = Vec::with_capacity(message_rows.len());
-        for r in &message_rows {
-            let mid = get_uuid(r, "id")?;
-            let mid_text = mid.to_string();
-            let open = |column: &str| s.open_col_text(r, "messages", column, &mid_text);
-            messages.push(MessageDetail {
-                id: mid,
-                message_id: s.open_opt_col_text(r, "messages", "message_id_sealed", &mid_text)?,
-                direction: get_parsed(r, "direction")?,
-                from: open("from_sealed")?,
-                subject: open("subject_sealed")?,
-                date: get_opt_ts(r, "date")?,
-                received_at: get_ts(r, "received_at")?,
-                size: get_u64(r, "size")?,
-                encrypted: get_bool(r, "encrypted")?,
-                decrypted: get_bool(r, "decrypted")?,
-                decrypt_error: get(r, "decrypt_error")?,
-                signature: Signature {
-                    status: get_parsed(r, "sig_status")?,
-                    signer: get(r, "sig_signer")?,
-                    matches_sender: get_bool(r, "sig_matches_sender")?,
-                },
-                body_text: open("body_sealed")?,
-                headers: open("headers_sealed")?,
-                attachments: attachments
-                    .iter()
-                    .filter(|(m, _)| *m == mid)
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-            });
-        }
+        let (report, messages) = report_with_messages(s, &mut conn, id).await?;
 
         let event_count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE report_id = $1")

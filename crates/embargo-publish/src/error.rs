@@ -38,8 +38,10 @@ pub enum PublishError {
     NotFailed(TrackingId),
     #[error("report {id} has no WG: triage it first")]
     NoWg { id: TrackingId },
-    #[error("no repository is configured for WG {0}")]
-    NoRepository(String),
+    /// The report's WG has no repository to publish to (`why` says what
+    /// to set); an admin retries once one is set.
+    #[error("{why}")]
+    NoRepository { wg: String, why: String },
     #[error("report {id} is {state}, not published")]
     NotPublished { id: TrackingId, state: State },
     #[error("approvals required must be between 1 and {max}")]

@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 
 use embargo_domain::TrackingId;
-use embargo_outbound::{RelayContext, TeamIdentity, relay};
+use embargo_outbound::{Direct, TeamIdentity};
 use embargo_pgp::{Cert, cert_has_email, parse_certs, sign_cleartext};
 use embargo_store::{NewOutbox, Store};
 use jiff::Timestamp;
@@ -140,42 +140,34 @@ impl MailNotices {
         text: &str,
         now: Timestamp,
     ) -> Option<NewOutbox> {
-        let ctx = |cert, body: &str| {
-            relay(&RelayContext {
-                team: &self.team,
-                tracking_id: id,
-                reporter: to,
-                reporter_cert: cert,
-                subject: SUBJECT,
-                body_text: body,
-                attachments: &[],
-                member: None,
-                in_reply_to: None,
-                references: &[],
-                now,
-            })
+        let direct = Direct {
+            team: &self.team,
+            tracking_id: id,
+            to,
+            now,
         };
         // In the clear: signed by the team key (unsigned only if signing
         // itself fails; the notice is public information).
         let clear = || match sign_cleartext(text, self.team.keyring()) {
-            Ok(signed) => ctx(None, &signed),
+            Ok(signed) => direct.compose(None, SUBJECT, &signed),
             Err(e) => {
                 tracing::warn!(report = %id, error = %e, "cannot sign a publication notice; sending it unsigned");
-                ctx(None, text)
+                direct.compose(None, SUBJECT, text)
             }
         };
-        let composed = match cert {
-            Some(cert) => match ctx(Some(cert), text) {
-                Ok(c) => Ok(c),
-                // A certificate that cannot be used: the notice is public
-                // information, so it goes out in the clear rather than not.
-                Err(e) => {
+        // A certificate that cannot be used: the notice is public
+        // information, so it goes out in the clear rather than not.
+        let composed = direct
+            .encrypted_or(
+                cert,
+                SUBJECT,
+                text,
+                |e| {
                     tracing::warn!(report = %id, error = %e, "cannot encrypt a publication notice; sending it signed in the clear");
-                    clear()
-                }
-            },
-            None => clear(),
-        };
+                },
+                clear,
+            )
+            .map(|(c, _)| c);
         match composed {
             Ok(c) => Some(c.into_outbox(Some(id.clone()))),
             Err(e) => {

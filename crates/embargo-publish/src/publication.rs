@@ -435,15 +435,9 @@ async fn publish_job<P: Publisher, N: Notices>(
     let Some(wg) = &report.wg else {
         return failed(store, id, owner, "the report has no WG".to_owned(), now).await;
     };
-    let Some(target) = config.wgs.get(wg) else {
-        return failed(
-            store,
-            id,
-            owner,
-            format!("no repository is configured for WG {wg}"),
-            now,
-        )
-        .await;
+    let target = match config.wgs.target(wg) {
+        Ok(target) => target,
+        Err(e) => return failed(store, id, owner, e.to_string(), now).await,
     };
     let Some(severity) = report.severity else {
         return failed(
@@ -712,9 +706,7 @@ pub async fn open_placeholder<P: Publisher>(
         .wg
         .as_ref()
         .ok_or_else(|| PublishError::NoWg { id: id.clone() })?;
-    let target = wgs
-        .get(wg)
-        .ok_or_else(|| PublishError::NoRepository(wg.to_string()))?;
+    let target = wgs.target(wg)?;
     if !target.placeholder {
         return Ok(PlaceholderOutcome::NotWanted { id: id.clone() });
     }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use embargo_domain::{EmbargoPolicy, TrackingId, Warning, WgName};
-use embargo_outbound::{Composed, OutboundError, RelayContext, TeamIdentity, relay};
+use embargo_outbound::{Composed, Direct, OutboundError, TeamIdentity, one_per_address};
 use embargo_pgp::{Cert, sign_cleartext};
 use embargo_store::{Actor, EmbargoEnding, JobState, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
@@ -42,24 +42,11 @@ impl WarningRecipients {
     /// case-insensitive), the first with a key winning.
     pub fn for_wg(&self, wg: Option<&WgName>) -> Vec<&NoticeRecipient> {
         let leads = wg.and_then(|w| self.leads.get(w)).into_iter().flatten();
-        let mut out: Vec<&NoticeRecipient> = Vec::new();
-        for r in self.team.iter().chain(leads) {
-            if r.address.trim().is_empty() {
-                continue;
-            }
-            match out
-                .iter_mut()
-                .find(|o| o.address.eq_ignore_ascii_case(&r.address))
-            {
-                Some(existing) => {
-                    if existing.cert.is_none() && r.cert.is_some() {
-                        *existing = r;
-                    }
-                }
-                None => out.push(r),
-            }
-        }
-        out
+        one_per_address(
+            self.team.iter().chain(leads),
+            |r| r.address.as_str(),
+            |r| r.cert.is_some(),
+        )
     }
 }
 
@@ -220,32 +207,27 @@ fn compose_one(
     letter: &Letter,
     now: Timestamp,
 ) -> Result<Composed, OutboundError> {
-    let ctx = |cert, subject: &str, body: &str| {
-        relay(&RelayContext {
-            team,
-            tracking_id: id,
-            reporter: to,
-            reporter_cert: cert,
-            subject,
-            body_text: body,
-            attachments: &[],
-            member: None,
-            in_reply_to: None,
-            references: &[],
-            now,
-        })
+    let direct = Direct {
+        team,
+        tracking_id: id,
+        to,
+        now,
     };
-    if let Some(cert) = cert {
-        match ctx(Some(cert), &letter.subject, &letter.text) {
-            Ok(c) => return Ok(c),
+    direct
+        .encrypted_or(
+            cert,
+            &letter.subject,
+            &letter.text,
             // An unusable key gets the notice, never the details in clear.
-            Err(e) => {
+            |e| {
                 tracing::warn!(report = %id, error = %e, "recipient key unusable; sending the content-free reminder")
-            }
-        }
-    }
-    let signed = sign_cleartext(&letter.notice, team.keyring())?;
-    ctx(None, "Reminder", &signed)
+            },
+            || {
+                let signed = sign_cleartext(&letter.notice, team.keyring())?;
+                direct.compose(None, "Reminder", &signed)
+            },
+        )
+        .map(|(c, _)| c)
 }
 
 /// Sends the embargo warnings due at `now` under `policy` (the

@@ -38,6 +38,7 @@ on_both_backends!(
     notices_to_reporter_and_team,
     reporter_notice_encrypted_to_a_known_key,
     exports_of_a_published_advisory,
+    registry_targets_and_a_wg_without_repository,
 );
 
 fn policy(approvals: u8) -> DisclosurePolicy {
@@ -1040,4 +1041,73 @@ async fn exports_of_a_published_advisory(h: &Harness) {
         c["product_tree"]["full_product_names"][0]["name"],
         "kubeflow/pipelines < 2.3.1"
     );
+}
+
+/// Targets from the WG registry in effect: a WG the registry knows without
+/// a repository fails with the reason, not retried on its own; once the
+/// registry lists a repository (as `embargo wg import` would), an admin's
+/// retry publishes there, with the registry's labels.
+async fn registry_targets_and_a_wg_without_repository(h: &Harness) {
+    use std::collections::BTreeSet;
+
+    use embargo_wg::{Registry, Wg};
+
+    let store = &h.store;
+    let gh = FakeGitHub::new();
+    let now = t0() + days(1);
+    let until = t0() + days(10);
+    let alice = login("alice");
+    let id = accepted_report(store, "registry@x").await;
+    schedule(store, &id, until, &advisory("v1"), &alice, now, &policy(1))
+        .await
+        .unwrap();
+
+    let bare = Registry::from_wgs([Wg::new(wg())]).unwrap();
+    let config = embargo_publish::PublishConfig::new(embargo_publish::WgRepos::from_registry(
+        &bare,
+        &BTreeSet::new(),
+    ));
+    let out = run(store, &gh, &config, "w", until, Fault::None)
+        .await
+        .unwrap();
+    let [PublicationOutcome::Failed { error, .. }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(error.contains("no repository for WG pipelines"), "{error}");
+    assert!(error.contains("then retry"), "{error}");
+    let failed = store
+        .list_publication_jobs(Some(JobState::Failed))
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].last_error.as_deref(), Some(error.as_str()));
+    assert_eq!(gh.lock().calls, 0);
+    assert_eq!(
+        run(store, &gh, &config, "w", until + days(1), Fault::None).await,
+        Some(vec![])
+    );
+
+    let mut imported = Wg::new(wg());
+    imported.repos = vec!["kubeflow/pipelines".into(), "kubeflow/kfp-tekton".into()];
+    imported.labels = vec!["area/pipelines".into()];
+    let registry = Registry::from_wgs([imported]).unwrap();
+    let config = embargo_publish::PublishConfig::new(embargo_publish::WgRepos::from_registry(
+        &registry,
+        &BTreeSet::new(),
+    ));
+    retry_job(store, &id, &alice, until + days(1))
+        .await
+        .unwrap();
+    let out = run(store, &gh, &config, "w", until + days(1), Fault::None)
+        .await
+        .unwrap();
+    let [PublicationOutcome::Published { repo, .. }] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(repo, "kubeflow/pipelines");
+    let st = gh.lock();
+    let issues = st.issues_of(&id);
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].labels.iter().any(|l| l == "area/pipelines"));
+    assert!(issues[0].labels.iter().any(|l| l == SECURITY_LABEL));
 }

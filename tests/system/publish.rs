@@ -118,7 +118,11 @@ macro_rules! both_backends {
     };
 }
 
-both_backends!(publishes_exactly_one_issue_at_the_embargo_end);
+both_backends!(
+    publishes_exactly_one_issue_at_the_embargo_end,
+    publishes_to_a_wg_imported_from_wgs_yaml,
+    a_wg_without_repository_fails_visibly_until_one_is_set,
+);
 
 fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
     let github = GitHub::start();
@@ -334,4 +338,306 @@ fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
     for key in ["category", "title", "publisher", "tracking"] {
         assert!(doc.get(key).is_some(), "CSAF document lacks {key}: {doc}");
     }
+}
+
+fn corpus() -> Option<std::path::PathBuf> {
+    let candidates = [
+        std::env::var("EMBARGO_CORPUS_DIR").ok().map(Into::into),
+        Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")),
+        Some("/work/shared/corpus".into()),
+    ];
+    let found = candidates.into_iter().flatten().find(|c| c.is_dir());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but the shared corpus is missing"
+        );
+        eprintln!("skipping: shared/corpus not found");
+    }
+    found
+}
+
+/// Flushes the outbox; the mails in it so far (every `.eml` written).
+fn outbox(g: &Gateway) -> Vec<String> {
+    let flushed = json(&g.ok(&["outbox", "flush"]));
+    assert_eq!(flushed["dead"], 0, "{flushed}");
+    match std::fs::read_dir(g.data().join("outbox")) {
+        Ok(dir) => dir
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn addressed_to(mails: &[String], who: &str) -> usize {
+    mails
+        .iter()
+        .filter(|m| m.lines().any(|l| l.starts_with("To:") && l.contains(who)))
+        .count()
+}
+
+/// JSON lines of a run's stderr with this `outcome`.
+fn outcomes(out: &Output, outcome: &str) -> Vec<serde_json::Value> {
+    stderr(out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["outcome"] == outcome)
+        .collect()
+}
+
+/// A WG only `embargo wg import wgs.yaml` knows (no `[[wg]]` table): its
+/// lead's account gets the routed copy and the embargo warning, and its
+/// advisory goes to the first repository of its registry entry
+/// (`training`: kubeflow/katib), once, labelled `security`.
+fn publishes_to_a_wg_imported_from_wgs_yaml(mut g: Gateway) {
+    let Some(corpus) = corpus() else { return };
+    let github = GitHub::start();
+    std::fs::create_dir_all(g.data()).unwrap();
+    std::fs::write(
+        g.data().join("embargo.toml"),
+        format!(
+            "[github]\napi_url = \"{}\"\n\n[publish]\napprovals = 2\n",
+            github.server.url()
+        ),
+    )
+    .unwrap();
+    g.env
+        .push(("EMBARGO_GITHUB_TOKEN".into(), standin::TOKEN.into()));
+    g.ok(&["init"]);
+    for (login, role, wg) in [
+        ("tina", "triager", None),
+        ("tara", "wg-lead", Some("training")),
+        ("nina", "wg-lead", Some("notebooks")),
+    ] {
+        let email = format!("--email={login}@team.example");
+        let mut args = vec!["user", "add", login, "--role", role, email.as_str()];
+        if let Some(wg) = wg {
+            args.extend(["--wg", wg]);
+        }
+        g.ok(&args);
+    }
+    let wgs = corpus.join("kubeflow/wgs.yaml");
+    let imported = json(&g.ok(&["wg", "import", wgs.to_str().unwrap()]));
+    assert!(
+        imported["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w == "training"),
+        "{imported}"
+    );
+
+    let report = REPORT
+        .replace("publish-1@", "publish-imported@")
+        .replace("the pipelines API server", "the katib controller");
+    let id = ingest(&g, report.as_bytes());
+    assert_eq!(addressed_to(&outbox(&g), "tara@"), 0, "not routed yet");
+    let triaged = json(&g.ok(&[
+        "report",
+        "triage",
+        &id,
+        "--wg",
+        "training",
+        "--severity",
+        "high",
+    ]));
+    assert_eq!(triaged["state"], "triaged");
+    assert_eq!(triaged["wg"], "training");
+    // The routed copy finds the imported WG's lead (and no other WG's).
+    let mails = outbox(&g);
+    assert_eq!(
+        (addressed_to(&mails, "tara@"), addressed_to(&mails, "nina@")),
+        (1, 0)
+    );
+    let accepted = json(&g.ok(&["report", "accept", &id, "--by", "admin"]));
+    assert_eq!(accepted["state"], "accepted");
+
+    let advisory = g.dir.path().join("advisory.md");
+    std::fs::write(&advisory, ADVISORY).unwrap();
+    let advisory = advisory.to_str().unwrap();
+    let schedule = |end: Timestamp| {
+        let scheduled = json(&g.ok(&[
+            "report",
+            "schedule",
+            &id,
+            "--at",
+            &rfc3339(end),
+            "--advisory",
+            advisory,
+            "--by",
+            "admin",
+        ]));
+        assert_eq!(scheduled["approved"], false, "two approvals: {scheduled}");
+        let approved = json(&g.ok(&["report", "approve", &id, "--by", "tina"]));
+        assert_eq!(approved["approved"], true, "{approved}");
+    };
+
+    // Ten days before the end: the 14-day warning reaches the team and
+    // the imported WG's lead; nothing is published.
+    schedule(Timestamp::now() + SignedDuration::from_hours(10 * 24));
+    let early = g.run(&["publish", "--due"]);
+    assert!(early.status.success(), "{}", stderr(&early));
+    assert_eq!(String::from_utf8_lossy(&early.stdout), "");
+    let warned = outcomes(&early, "warned");
+    assert_eq!(warned.len(), 1, "{}", stderr(&early));
+    assert_eq!(warned[0]["id"], id.as_str());
+    assert_eq!(warned[0]["recipients"], 2, "{}", warned[0]);
+    let reminders: Vec<String> = outbox(&g)
+        .into_iter()
+        .filter(|m| m.contains(&format!("Subject: [{id}] Reminder")))
+        .collect();
+    assert_eq!(
+        (
+            addressed_to(&reminders, "tina@"),
+            addressed_to(&reminders, "tara@"),
+            addressed_to(&reminders, "nina@")
+        ),
+        (1, 1, 0),
+        "{reminders:?}"
+    );
+
+    // The end moved close; approved again; published after it.
+    let end = Timestamp::now() + SignedDuration::from_secs(3);
+    schedule(end);
+    let wait = end.duration_since(Timestamp::now()) + SignedDuration::from_millis(500);
+    if wait.is_positive() {
+        std::thread::sleep(wait.unsigned_abs());
+    }
+    let out = g.run(&["publish", "--due"]);
+    assert!(out.status.success(), "publish --due: {}", stderr(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(json)
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?} / {}", stderr(&out));
+    assert_eq!(lines[0]["outcome"], "published", "{}", lines[0]);
+    assert_eq!(lines[0]["id"], id.as_str());
+    assert_eq!(lines[0]["repo"], "kubeflow/katib");
+    // A second run publishes nothing more.
+    let again = g.run(&["publish", "--due"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), "");
+
+    {
+        let st = github.server.lock();
+        let issues = st.issues_in("kubeflow/katib");
+        assert_eq!(issues.len(), 1, "exactly one issue: {issues:?}");
+        let issue = issues[0];
+        assert!(issue.labels.iter().any(|l| l == "security"), "{issue:?}");
+        let body = issue.body.as_deref().unwrap_or("");
+        let marker = format!("<!-- embargo:{id} -->");
+        assert!(body.lines().any(|l| l.trim() == marker), "{body}");
+        assert_eq!(
+            lines[0]["issue_url"],
+            format!("https://github.com/kubeflow/katib/issues/{}", issue.number)
+        );
+        assert!(st.issues_in("kubeflow/pipelines").is_empty());
+        assert_eq!(st.creates, 1);
+    }
+    let show = json(&g.ok(&["report", "show", &id, "--json"]));
+    assert_eq!(show["state"], "published");
+}
+
+/// A WG with no repository anywhere (its `[[wg]]` table names none, no
+/// import lists one): accepting says the placeholder cannot be opened, the
+/// publication job fails with the reason and what to set, not retried on
+/// its own; once `repo` is set, an admin's retry publishes exactly once.
+fn a_wg_without_repository_fails_visibly_until_one_is_set(mut g: Gateway) {
+    let github = GitHub::start();
+    std::fs::create_dir_all(g.data()).unwrap();
+    let config = |repo: &str| {
+        format!(
+            "[github]\napi_url = \"{}\"\n\n\
+             [[wg]]\nname = \"security-tools\"\nleads = [\"lead@team.example\"]\nplaceholder = true\n{repo}",
+            github.server.url()
+        )
+    };
+    std::fs::write(g.data().join("embargo.toml"), config("")).unwrap();
+    g.env
+        .push(("EMBARGO_GITHUB_TOKEN".into(), standin::TOKEN.into()));
+    g.ok(&["init"]);
+
+    let id = ingest(
+        &g,
+        REPORT.replace("publish-1@", "publish-norepo@").as_bytes(),
+    );
+    g.ok(&[
+        "report",
+        "triage",
+        &id,
+        "--wg",
+        "security-tools",
+        "--severity",
+        "medium",
+    ]);
+    let accept = g.run(&["report", "accept", &id, "--by", "admin"]);
+    assert!(accept.status.success(), "{}", stderr(&accept));
+    assert_eq!(
+        json(&String::from_utf8_lossy(&accept.stdout))["state"],
+        "accepted"
+    );
+    let not_opened = outcomes(&accept, "placeholder_failed");
+    assert_eq!(not_opened.len(), 1, "{}", stderr(&accept));
+    let why = not_opened[0]["error"].as_str().unwrap();
+    assert!(why.contains("no repository for WG security-tools"), "{why}");
+
+    let advisory = g.dir.path().join("advisory.md");
+    std::fs::write(&advisory, ADVISORY).unwrap();
+    let end = Timestamp::now() + SignedDuration::from_secs(2);
+    g.ok(&[
+        "report",
+        "schedule",
+        &id,
+        "--at",
+        &rfc3339(end),
+        "--advisory",
+        advisory.to_str().unwrap(),
+        "--by",
+        "admin",
+    ]);
+    let wait = end.duration_since(Timestamp::now()) + SignedDuration::from_millis(500);
+    if wait.is_positive() {
+        std::thread::sleep(wait.unsigned_abs());
+    }
+
+    let out = g.run(&["publish", "--due"]);
+    // Not a crash, not a temporary failure: the job failed for an admin.
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let failed = outcomes(&out, "failed");
+    assert_eq!(failed.len(), 1, "{}", stderr(&out));
+    assert_eq!(failed[0]["id"], id.as_str());
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("no repository for WG security-tools"),
+        "{error}"
+    );
+    assert!(error.contains("set `repo`"), "{error}");
+    assert!(error.contains("then retry"), "{error}");
+    // Failed stays failed until an admin retries.
+    let idle = g.run(&["publish", "--due"]);
+    assert!(idle.status.success(), "{}", stderr(&idle));
+    assert!(outcomes(&idle, "failed").is_empty(), "{}", stderr(&idle));
+    assert_eq!(github.server.lock().creates, 0);
+    assert_eq!(
+        json(&g.ok(&["report", "show", &id, "--json"]))["state"],
+        "scheduled"
+    );
+
+    std::fs::write(
+        g.data().join("embargo.toml"),
+        config("repo = \"kubeflow/pipelines\"\n"),
+    )
+    .unwrap();
+    g.ok(&["report", "retry-publication", &id, "--by", "admin"]);
+    let out = g.run(&["publish", "--due"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = json(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(line["outcome"], "published", "{line}");
+    assert_eq!(line["repo"], "kubeflow/pipelines");
+    let st = github.server.lock();
+    assert_eq!(st.issues_in("kubeflow/pipelines").len(), 1);
+    assert_eq!(st.creates, 1);
 }

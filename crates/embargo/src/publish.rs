@@ -5,19 +5,20 @@
 //! `publish --due` and the scheduler also send the embargo warnings
 //! (`embargo.warn_days` before the end), each exactly once.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use embargo_domain::{Login, TrackingId, WgName};
-use embargo_github::{Auth, Client, GitHubConfig, Repo, Secret};
+use embargo_github::{Auth, Client, GitHubConfig, Secret};
 use embargo_outbound::TeamIdentity;
 use embargo_pgp::{Keyring, parse_certs};
 use embargo_publish::{
     AdvisoryInput, DisclosurePolicy, EmbargoEnd, EmbargoWarnings, MailNotices, NoticeRecipient,
     PublicationOutcome, PublishConfig, PublishError, WarningOutcome, WarningRecipients, WgRepos,
-    WgTarget,
 };
 use embargo_store::Store;
+use embargo_wg::Registry;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
@@ -149,21 +150,26 @@ pub fn csaf_publisher(config: &Config) -> embargo_publish::CsafPublisher {
     }
 }
 
-/// The WGs that have a repository, as publication targets.
-pub fn wg_repos(config: &Config) -> anyhow::Result<WgRepos> {
-    let mut out = WgRepos::new();
-    for (i, wg) in config.settings.wgs.iter().enumerate() {
-        if wg.repo.is_empty() {
-            continue;
-        }
-        let name = WgName::parse(&wg.name).with_context(|| format!("wg[{i}].name"))?;
-        let repo: Repo = wg.repo.parse().map_err(|e| anyhow!("wg[{i}].repo: {e}"))?;
-        let mut target = WgTarget::new(repo);
-        target.labels = wg.labels.clone();
-        target.placeholder = wg.placeholder;
-        out.insert(name, target);
-    }
-    Ok(out)
+/// The WGs whose `[[wg]]` table asks for a placeholder issue on accept
+/// (`placeholder = true`).
+fn placeholder_wgs(config: &Config) -> BTreeSet<WgName> {
+    config
+        .settings
+        .wgs
+        .iter()
+        .filter(|w| w.placeholder)
+        .filter_map(|w| WgName::parse(&w.name).ok())
+        .collect()
+}
+
+/// The publication targets: every WG of the registry in effect (the stored
+/// registry, i.e. imported `wgs.yaml` and hand edits, with the `[[wg]]`
+/// tables applied on top, see [`crate::review::registry`]), each to its
+/// configured `repo`, else its entry's first repository, with the
+/// registry's labels and the table's `placeholder`. A WG without a
+/// repository has no target: its publication fails with the reason.
+pub fn wg_targets(config: &Config, registry: &Registry) -> WgRepos {
+    WgRepos::from_registry(registry, &placeholder_wgs(config))
 }
 
 /// How publication runs: the WG targets and `[publish] lease_seconds`.
@@ -220,7 +226,10 @@ async fn notices(config: &Config, store: &Store, keyring: &Keyring) -> anyhow::R
 /// Who is warned before an embargo ends: admins and triagers with an
 /// address, and each WG's leads (accounts and the WG registry), each
 /// with their key when one parses.
-async fn warning_recipients(config: &Config, store: &Store) -> anyhow::Result<WarningRecipients> {
+async fn warning_recipients(
+    store: &Store,
+    registry: &Registry,
+) -> anyhow::Result<WarningRecipients> {
     let users = store
         .list_users()
         .await
@@ -245,16 +254,12 @@ async fn warning_recipients(config: &Config, store: &Store) -> anyhow::Result<Wa
             })
         })
         .collect();
-    let registry = crate::review::registry(config, store)
-        .await
-        .map_err(|f| f.error)?;
-    let mut wgs: std::collections::BTreeSet<WgName> =
-        registry.wgs().map(|w| w.name.clone()).collect();
+    let mut wgs: BTreeSet<WgName> = registry.wgs().map(|w| w.name.clone()).collect();
     wgs.extend(users.iter().filter_map(|u| u.wg.clone()));
     let leads = wgs
         .into_iter()
         .map(|wg| {
-            let leads = embargo_review::wg_leads(&wg, &registry, &users)
+            let leads = embargo_review::wg_leads(&wg, registry, &users)
                 .into_iter()
                 .map(|l| NoticeRecipient {
                     address: l.email,
@@ -272,6 +277,7 @@ async fn warn(
     config: &Config,
     store: &Store,
     keyring: &Keyring,
+    registry: &Registry,
 ) -> anyhow::Result<Vec<WarningOutcome>> {
     let team = TeamIdentity::new(
         &config.settings.mail.address,
@@ -281,7 +287,7 @@ async fn warn(
     .context("mail.address")?;
     let warnings = EmbargoWarnings {
         team,
-        recipients: warning_recipients(config, store).await?,
+        recipients: warning_recipients(store, registry).await?,
         admin_url: Some(config.settings.web.public_url.clone()).filter(|u| !u.is_empty()),
         time_zone: config.settings.publish.time_zone.clone(),
     };
@@ -306,8 +312,10 @@ fn owner() -> String {
 /// then one JSON line per publication on stdout.
 pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> {
     let keyring = crate::init::load_keyring(config)?;
+    // One view of the WGs for the warnings and the targets.
+    let registry = crate::review::registry(config, store).await?;
     let mut warnings_temporary = false;
-    for o in warn(config, store, &keyring).await? {
+    for o in warn(config, store, &keyring, &registry).await? {
         if let WarningOutcome::Error {
             temporary: true, ..
         } = &o
@@ -317,7 +325,7 @@ pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> 
         eprintln!("{}", serde_json::to_string(&o)?);
     }
     let client = github(config)?;
-    let publish = publish_config(config, wg_repos(config)?);
+    let publish = publish_config(config, wg_targets(config, &registry));
     let notices = notices(config, store, &keyring).await?;
     let outcomes = embargo_publish::publish_due(
         store,
@@ -351,7 +359,9 @@ pub async fn publish_due(config: &Config, store: &Store) -> Result<(), Failure> 
 
 /// The scheduler in `serve`: every interval until stopped, sends the
 /// embargo warnings due and publishes what is due. Without a GitHub token
-/// it only warns (and says once that it does not publish).
+/// it only warns (and says once that it does not publish). The WG registry
+/// is read again each round, so WGs imported or edited while `serve` runs
+/// get their warnings and publications without a restart.
 pub async fn scheduler(
     config: Arc<Config>,
     store: Arc<Store>,
@@ -359,9 +369,9 @@ pub async fn scheduler(
     mut stop: watch::Receiver<bool>,
 ) {
     // Warnings need no GitHub: they run even when publishing cannot.
-    let publishing = match (github(&config), wg_repos(&config)) {
-        (Ok(client), Ok(w)) => Some((client, publish_config(&config, w))),
-        (Err(e), _) | (_, Err(e)) => {
+    let client = match github(&config) {
+        Ok(client) => Some(client),
+        Err(e) => {
             tracing::warn!(error = %e, "publication scheduler not publishing; embargo warnings still go out");
             None
         }
@@ -375,7 +385,14 @@ pub async fn scheduler(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        match warn(&config, &store, &keyring).await {
+        let registry = match crate::review::registry(&config, &store).await {
+            Ok(r) => r,
+            Err(f) => {
+                tracing::warn!(error = %f.error, "WG registry unavailable: warning and publication round skipped");
+                continue;
+            }
+        };
+        match warn(&config, &store, &keyring, &registry).await {
             Ok(outcomes) => {
                 for o in outcomes {
                     match &o {
@@ -392,9 +409,10 @@ pub async fn scheduler(
             }
             Err(e) => tracing::warn!(error = %e, "embargo warning round skipped"),
         }
-        let Some((client, publish)) = &publishing else {
+        let Some(client) = &client else {
             continue;
         };
+        let publish = publish_config(&config, wg_targets(&config, &registry));
         let notices = match notices(&config, &store, &keyring).await {
             Ok(n) => n,
             Err(e) => {
@@ -405,7 +423,7 @@ pub async fn scheduler(
         let round = embargo_publish::publish_due(
             &store,
             client,
-            publish,
+            &publish,
             &notices,
             &owner,
             Timestamp::now(),
@@ -425,4 +443,39 @@ pub async fn scheduler(
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// After `report accept`: opens the report's placeholder issue when its
+/// WG's `[[wg]]` table asks for one (`placeholder = true`), in the
+/// repository [`wg_targets`] names. The accept stands whatever happens
+/// here; the outcome (or why nothing was opened) is one JSON line on
+/// stderr. At the embargo end the publication fills the placeholder in,
+/// or opens the issue when there is none.
+pub async fn placeholder_on_accept(config: &Config, store: &Store, id: &TrackingId, wg: &WgName) {
+    if !placeholder_wgs(config).contains(wg) {
+        return;
+    }
+    let result = async {
+        let registry = crate::review::registry(config, store)
+            .await
+            .map_err(|f| f.error)?;
+        let targets = wg_targets(config, &registry);
+        let client = github(config)?;
+        embargo_publish::open_placeholder(store, &client, &targets, id, Timestamp::now())
+            .await
+            .map_err(anyhow::Error::new)
+    }
+    .await;
+    let line = match result {
+        Ok(outcome) => serde_json::to_value(&outcome).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(report = %id, error = %e, "placeholder issue not opened");
+            serde_json::json!({
+                "outcome": "placeholder_failed",
+                "id": id,
+                "error": format!("{e:#}"),
+            })
+        }
+    };
+    eprintln!("{line}");
 }

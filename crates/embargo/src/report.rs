@@ -144,6 +144,9 @@ async fn accept(config: &Config, store: &Store, id: &str, by: &str) -> Result<()
             StoreError::Conflict(_) => anyhow!("report {id} changed meanwhile; try again"),
             other => anyhow::Error::new(other).context(format!("cannot update report {id}")),
         })?;
+    if let Some(wg) = &next.wg {
+        crate::publish::placeholder_on_accept(config, store, &id, wg).await;
+    }
     let summary = store.get_report(&id).await.map_err(not_found(&id))?;
     println!("{}", serde_json::to_string_pretty(&summary.report)?);
     Ok(())

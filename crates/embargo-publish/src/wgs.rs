@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use embargo_domain::WgName;
 use embargo_github::Repo;
-use embargo_wg::Registry;
+use embargo_wg::{Registry, WgError};
 
 use crate::error::PublishError;
 
@@ -83,9 +83,15 @@ impl WgRepos {
                     }
                 },
                 Err(e) => {
+                    let why = match e {
+                        WgError::NoRepository(_) => {
+                            "neither its [[wg]] table in embargo.toml nor the imported wgs.yaml names one".to_owned()
+                        }
+                        other => other.to_string(),
+                    };
                     out.unusable.insert(
                         name.clone(),
-                        format!("no repository for WG {name}: {e}; set `repo` in its [[wg]] table of embargo.toml (or import a wgs.yaml that lists one), then retry"),
+                        format!("no repository for WG {name}: {why}; set `repo` in its [[wg]] table of embargo.toml (or import a wgs.yaml that lists one), then retry"),
                     );
                 }
             }
@@ -190,7 +196,8 @@ mod tests {
         let err = wgs.target(&name("data")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("no repository for WG data"), "{text}");
-        assert!(text.contains("has no repository"), "{text}");
+        assert!(text.contains("neither its [[wg]] table"), "{text}");
+        assert!(text.contains("set `repo`"), "{text}");
         assert!(text.contains("retry"), "{text}");
         assert!(!err.is_temporary());
         let err = wgs.target(&name("nope")).unwrap_err().to_string();

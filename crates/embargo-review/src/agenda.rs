@@ -1,38 +1,5 @@
 //! The bi-weekly review: the agenda, its Markdown, and marking it done.
-//!
-//! JSON (`embargo review agenda --format json`):
-//!
-//! ```json
-//! {"since": "2026-02-15T10:00:00Z", "since_source": "last-review",
-//!  "generated_at": "…", "last_review": {"done_at": "…", "done_by": "alice"},
-//!  "reports": [{"id", "wg", "subject", "state", "severity", "created_at",
-//!               "updated_at", "age_days", "embargo_until",
-//!               "sla": {"status", "days", "due_at", "overdue_days"},
-//!               "last_action": {"kind", "actor", "at"},
-//!               "new_since_review", "changed_since_review"}],
-//!  "public_issues": [{"wg", "repo", "number", "title", "html_url", "state", "updated_at"}],
-//!  "skipped_repos": [{"repo", "reason"}],
-//!  "github_checked": true,
-//!  "overdue": [<report objects as in "reports">]}
-//! ```
-//!
-//! - `reports`: every open report (`new`, `triaged`, `accepted`,
-//!   `scheduled`), grouped by WG (WGs in name order, unrouted reports last);
-//!   within a WG overdue first (most overdue first), then due soon, on
-//!   track, scheduled; then by due date.
-//! - `sla.status`: `overdue` (past the SLA of its severity, counted from
-//!   filing), `due-soon` (less than a quarter of its SLA left), `ok`,
-//!   `scheduled` (disclosure agreed: the SLA no longer runs).
-//! - `public_issues`: issues labelled `security` in every repository of
-//!   every WG, opened or changed since `since`, newest change first per
-//!   repository. GitHub's pagination is followed by the client; a rate
-//!   limit is waited out when GitHub's wait fits in
-//!   [`AgendaOptions::max_rate_limit_wait`] (in all), otherwise the
-//!   repository is listed in `skipped_repos` with the reason, like any
-//!   other failure.
-//! - `since`: the argument; else the latest review marked done; else
-//!   [`AgendaOptions::default_window`] (14 days) before now.
-//! - `overdue`: the overdue reports again, most overdue first.
+//! The agenda's JSON shape and order are documented on [`Agenda`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -252,7 +219,41 @@ pub struct LastReviewInfo {
     pub done_by: Login,
 }
 
-/// The bi-weekly review agenda (see the [module documentation](self)).
+/// The bi-weekly review agenda.
+///
+/// JSON (`embargo review agenda --format json`):
+///
+/// ```json
+/// {"since": "2026-02-15T10:00:00Z", "since_source": "last-review",
+///  "generated_at": "…", "last_review": {"done_at": "…", "done_by": "alice"},
+///  "reports": [{"id", "wg", "subject", "state", "severity", "created_at",
+///               "updated_at", "age_days", "embargo_until",
+///               "sla": {"status", "days", "due_at", "overdue_days"},
+///               "last_action": {"kind", "actor", "at"},
+///               "new_since_review", "changed_since_review"}],
+///  "public_issues": [{"wg", "repo", "number", "title", "html_url", "state", "updated_at"}],
+///  "skipped_repos": [{"repo", "reason"}],
+///  "github_checked": true,
+///  "overdue": [<report objects as in "reports">]}
+/// ```
+///
+/// - `reports`: every open report (`new`, `triaged`, `accepted`,
+///   `scheduled`), grouped by WG (WGs in name order, unrouted reports last);
+///   within a WG overdue first (most overdue first), then due soon, on
+///   track, scheduled; then by due date.
+/// - `sla.status`: `overdue` (past the SLA of its severity, counted from
+///   filing), `due-soon` (less than a quarter of its SLA left), `ok`,
+///   `scheduled` (disclosure agreed: the SLA no longer runs).
+/// - `public_issues`: issues labelled `security` in every repository of
+///   every WG, opened or changed since `since`, newest change first per
+///   repository. GitHub's pagination is followed by the client; a rate
+///   limit is waited out when GitHub's wait fits in
+///   [`AgendaOptions::max_rate_limit_wait`] (in all), otherwise the
+///   repository is listed in `skipped_repos` with the reason, like any
+///   other failure.
+/// - `since`: the argument; else the latest review marked done; else
+///   [`AgendaOptions::default_window`] (14 days) before now.
+/// - `overdue`: the overdue reports again, most overdue first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agenda {
     pub since: Timestamp,
@@ -324,7 +325,7 @@ fn agenda_order(a: &AgendaReport, b: &AgendaReport) -> std::cmp::Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
-/// The review agenda at `now` (see the [module documentation](self)).
+/// The review agenda at `now` (see [`Agenda`] for what it holds).
 pub async fn agenda_with<P: IssueSource + ?Sized>(
     store: &Store,
     registry: &Registry,

@@ -23,9 +23,8 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderValue;
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Redirect, Response};
-use embargo_domain::{Report, Role, Severity, State as ReportState, TrackingId};
+use embargo_domain::{Role, Severity, State as ReportState, TrackingId};
 use embargo_publish::{AdvisoryInput, CsafPublisher, DisclosurePolicy, EmbargoEnd, PublishError};
 use embargo_store::{JobState, PublicationJob};
 use jiff::Timestamp;
@@ -34,6 +33,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::actions::{EmptyForm, actionable, done, download, visible_report};
 use crate::auth::{Authed, Current};
 use crate::authz;
 use crate::error::WebError;
@@ -384,29 +384,6 @@ pub(crate) async fn section(
 
 // ---------------------------------------------------------------- actions
 
-fn parse_id(s: &str) -> Result<TrackingId, WebError> {
-    s.parse().map_err(|_| WebError::NotFound)
-}
-
-/// A report the user may see (404 otherwise).
-async fn visible_report(state: &AppState, current: &Current, id: &str) -> Result<Report, WebError> {
-    let id = parse_id(id)?;
-    let report = state.store().load_domain_report(&id).await?;
-    authz::visible(&current.user, report.wg.as_ref())?;
-    Ok(report)
-}
-
-/// A report the user may see and act on (auditors: 403).
-async fn actionable(state: &AppState, current: &Current, id: &str) -> Result<Report, WebError> {
-    let report = visible_report(state, current, id).await?;
-    authz::may_act(&current.user)?;
-    Ok(report)
-}
-
-fn done(id: &TrackingId, what: &str) -> Response {
-    Redirect::to(&format!("/reports/{id}?done={what}")).into_response()
-}
-
 /// What the person who asked reads when `embargo-publish` refuses.
 fn refused(e: PublishError) -> WebError {
     match e {
@@ -534,9 +511,6 @@ pub(crate) async fn schedule(
     .into_response())
 }
 
-#[derive(Deserialize)]
-pub(crate) struct EmptyForm {}
-
 pub(crate) async fn approve(
     State(state): State<AppState>,
     Authed(current): Authed,
@@ -626,16 +600,7 @@ fn json_download(filename: &str, doc: &serde_json::Value) -> Result<Response, We
         .map_err(|e| WebError::Internal(format!("export: {e}")))?;
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"advisory.json\""));
-    let mut res = (
-        [
-            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
-            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body,
-    )
-        .into_response();
-    res.headers_mut().insert(CONTENT_DISPOSITION, disposition);
-    Ok(res)
+    Ok(download(body, "application/json", Some(disposition)))
 }
 
 /// Who publishes CSAF documents: configured, or the team's domain.

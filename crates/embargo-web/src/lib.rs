@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod password;
 pub mod public;
 
+mod actions;
 mod admin;
 mod auth;
 mod authz;

@@ -13,8 +13,8 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderValue;
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::header::CACHE_CONTROL;
+use axum::response::Response;
 use embargo_domain::{Action, Report, Severity, State as ReportState, TrackingId, WgName};
 use embargo_outbound::RelayContext;
 use embargo_pgp::{Cert, cert_has_email, parse_certs};
@@ -26,6 +26,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::actions::{EmptyForm, actionable, done, download, visible_report};
 use crate::auth::{Authed, Current};
 use crate::authz::{self, Scope};
 use crate::error::WebError;
@@ -39,10 +40,6 @@ const PAGE_EVENTS: u32 = 100;
 const AUDIT_EVENTS: u32 = 10_000;
 const MAX_NOTE_BYTES: usize = 64 * 1024;
 const MAX_REPLY_BYTES: usize = 256 * 1024;
-
-fn parse_id(s: &str) -> Result<TrackingId, WebError> {
-    s.parse().map_err(|_| WebError::NotFound)
-}
 
 /// An `<option>` of a `<select>`.
 pub(crate) struct SelectOpt {
@@ -220,15 +217,20 @@ pub(crate) async fn list(
         .is_some()
         .then(|| base.trim_end_matches(['&', '?']).to_owned());
 
+    // The WGs reports can be routed to: the configured ones and the
+    // registry's (an imported wgs.yaml). Read only when the filter is
+    // shown: a WG lead's list is locked to their WG.
+    let offered: Vec<WgName> = match scope {
+        Scope::All => crate::review::routable_wgs(&state).await,
+        Scope::Wg(_) | Scope::Nothing => Vec::new(),
+    };
     let mut wg_items = vec![(String::new(), "any WG".to_owned())];
     wg_items.extend(
-        state
-            .config()
-            .wgs
+        offered
             .iter()
             .map(|w| (w.as_str().to_owned(), w.as_str().to_owned())),
     );
-    if !q.wg.is_empty() && !state.config().wgs.iter().any(|w| w.as_str() == q.wg) {
+    if !q.wg.is_empty() && !offered.iter().any(|w| w.as_str() == q.wg) {
         wg_items.push((q.wg.clone(), q.wg.clone()));
     }
     let mut state_items = vec![(String::new(), "any state".to_owned())];
@@ -403,14 +405,6 @@ fn event_views(events: &[embargo_store::Event]) -> Vec<EventView> {
             detail: display_block(&e.detail),
         })
         .collect()
-}
-
-/// Loads the domain view of a report the user may see (404 otherwise).
-async fn visible_report(state: &AppState, current: &Current, id: &str) -> Result<Report, WebError> {
-    let id = parse_id(id)?;
-    let report = state.store().load_domain_report(&id).await?;
-    authz::visible(&current.user, report.wg.as_ref())?;
-    Ok(report)
 }
 
 pub(crate) async fn show(
@@ -632,26 +626,14 @@ pub(crate) async fn attachment(
     );
     let disposition = HeaderValue::from_str(&disposition)
         .unwrap_or_else(|_| HeaderValue::from_static("attachment; filename=\"attachment.bin\""));
-    let mut res = (
-        [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            ),
-            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
+    Ok(download(
         content.to_vec(),
-    )
-        .into_response();
-    res.headers_mut().insert(CONTENT_DISPOSITION, disposition);
-    Ok(res)
+        "application/octet-stream",
+        Some(disposition),
+    ))
 }
 
 // ---------------------------------------------------------------- actions
-
-fn done(id: &TrackingId, what: &str) -> Response {
-    Redirect::to(&format!("/reports/{id}?done={what}")).into_response()
-}
 
 /// Decides `action` with the domain rules and persists it with its audit
 /// event.
@@ -683,13 +665,6 @@ fn kind_flash(kind: &str) -> &'static str {
         "withdraw" => "withdraw",
         _ => "",
     }
-}
-
-/// A report the user may see *and* act on.
-async fn actionable(state: &AppState, current: &Current, id: &str) -> Result<Report, WebError> {
-    let report = visible_report(state, current, id).await?;
-    authz::may_act(&current.user)?;
-    Ok(report)
 }
 
 #[derive(Deserialize)]
@@ -741,9 +716,6 @@ pub(crate) async fn triage(
     )
     .await
 }
-
-#[derive(Deserialize)]
-pub(crate) struct EmptyForm {}
 
 pub(crate) async fn accept(
     State(state): State<AppState>,

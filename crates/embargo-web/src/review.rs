@@ -27,7 +27,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;
-use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Redirect, Response};
 use embargo_domain::{TrackingId, WgName};
 use embargo_review::{
@@ -39,6 +39,7 @@ use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::actions::{self, EmptyForm};
 use crate::auth::{Authed, Current};
 use crate::authz::{self, Scope};
 use crate::error::WebError;
@@ -464,18 +465,8 @@ pub(crate) async fn page(
 }
 
 fn download(body: String, content_type: &'static str, name: String) -> Response {
-    let mut res = (
-        [
-            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        body,
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        res.headers_mut().insert(CONTENT_DISPOSITION, v);
-    }
-    res
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).ok();
+    actions::download(body, content_type, disposition)
 }
 
 fn file_name(now: Timestamp, ext: &str) -> String {
@@ -517,9 +508,6 @@ pub(crate) async fn json(
         file_name(now, "json"),
     ))
 }
-
-#[derive(Deserialize)]
-pub(crate) struct EmptyForm {}
 
 /// `POST /review/done`: records who marked the review done and when.
 pub(crate) async fn mark_done(

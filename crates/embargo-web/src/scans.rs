@@ -29,6 +29,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::actions::EmptyForm;
 use crate::auth::Authed;
 use crate::authz::{self, Scope};
 use crate::error::WebError;
@@ -426,9 +427,6 @@ pub(crate) async fn show(
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }
-
-#[derive(Deserialize)]
-pub(crate) struct EmptyForm {}
 
 /// `POST /scans/{release}/send`: queues each WG's slice of the release to
 /// its leads (encrypted, or the content-free notice), once per WG and

@@ -34,6 +34,7 @@ on_both_backends!(
     scan_page_escapes_hostile_scan_files,
     scan_slices_are_sent_once,
     report_page_suggests_a_wg,
+    report_list_filter_offers_the_registry_wgs,
 );
 
 fn day(n: i64) -> SignedDuration {
@@ -692,4 +693,65 @@ async fn report_page_suggests_a_wg(ts: TestStore) {
     let a = app.session("auditor").await;
     let page = a.get(&format!("/reports/{other}")).await;
     assert!(!page.body.contains("wg-suggestion"));
+}
+
+/// The reports list's WG filter offers the WGs of an imported wgs.yaml
+/// besides the configured ones, and filters by them; a WG lead's list stays
+/// locked to their WG.
+async fn report_list_filter_offers_the_registry_wgs(ts: TestStore) {
+    let corpus = std::env::var("EMBARGO_CORPUS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| "/work/shared/corpus".into());
+    let yaml = std::fs::read_to_string(corpus.join("kubeflow/wgs.yaml")).unwrap();
+    let config = WebConfig {
+        wgs: vec![wg("pipelines")],
+        ..config(None)
+    };
+    let app = App::new(ts, config, true).await;
+    embargo_review::import_wgs(app.store(), &yaml, &wgs(), "test", Timestamp::now())
+        .await
+        .unwrap();
+    app.user("triager", Role::Triager, None, false).await;
+    app.user("lead", Role::WgLead, Some("pipelines"), false)
+        .await;
+    let hub = app
+        .report("Hub token leak", "The hub API leaks tokens.")
+        .await;
+    app.triage(&hub, "data").await;
+    let kfp = app.report("KFP", "pipelines").await;
+    app.triage(&kfp, "pipelines").await;
+
+    let c = app.session("triager").await;
+    let page = c.get("/reports").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let at = page.body.find("id=\"f-wg\"").expect("the WG filter");
+    let select = &page.body[at..at + page.body[at..].find("</select>").unwrap()];
+    // Configured (pipelines), from config tables (notebooks, training) and
+    // only imported (data, ml-experience).
+    for w in [
+        "pipelines",
+        "notebooks",
+        "training",
+        "data",
+        "ml-experience",
+    ] {
+        assert!(
+            select.contains(&format!("<option value=\"{w}\">{w}</option>")),
+            "{w} offered: {select}"
+        );
+    }
+    let page = c.get("/reports?wg=data").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains("<option value=\"data\" selected>data</option>")
+    );
+    assert!(page.body.contains(&hub.to_string()));
+    assert!(!page.body.contains(&kfp.to_string()));
+
+    let l = app.session("lead").await;
+    let page = l.get("/reports").await;
+    assert!(!page.body.contains("id=\"f-wg\""), "locked for a WG lead");
+    assert!(page.body.contains(&kfp.to_string()));
+    assert!(!page.body.contains(&hub.to_string()));
 }

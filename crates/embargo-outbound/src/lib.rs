@@ -19,6 +19,7 @@
 
 mod autocrypt;
 mod compose;
+mod direct;
 mod error;
 mod template;
 mod transport;
@@ -29,6 +30,7 @@ pub use compose::{
     TeamCopyContext, TeamIdentity, TeamNoticeContext, acknowledgement, relay, team_copy,
     team_notice,
 };
+pub use direct::{Direct, first_cert, one_per_address};
 pub use error::{ConfigError, DeliveryError, OutboundError, TemplateError};
 pub use template::{DEFAULT_ENCRYPTED_ACK, DEFAULT_PLAINTEXT_ACK, Template, TemplateVars};
 pub use transport::{Deliver, FileTransport, SmtpTransport, TlsMode, Transport, TransportSpec};

@@ -4,8 +4,10 @@
 use std::fmt;
 
 use embargo_domain::{Role, TrackingId, WgName};
-use embargo_outbound::{Composed, OutboundError, RelayContext, TeamIdentity, relay};
-use embargo_pgp::{Cert, parse_certs};
+use embargo_outbound::{
+    Composed, Direct, OutboundError, TeamIdentity, first_cert, one_per_address,
+};
+use embargo_pgp::Cert;
 use embargo_store::{DigestKind, DigestRun, Store, User};
 use embargo_wg::Registry;
 use jiff::Timestamp;
@@ -30,18 +32,11 @@ impl fmt::Debug for LeadRecipient {
     }
 }
 
-fn first_cert(armored: Option<&str>) -> Option<Cert> {
-    armored
-        .and_then(|a| parse_certs(a.as_bytes()).ok())
-        .and_then(|v| v.into_iter().next())
-}
-
 /// The leads of `wg`: accounts with role `wg-lead` of that WG and an
 /// address (their key from the account), then the registry's leads with an
 /// address (their key from the registry). One per address (ASCII
 /// case-insensitive), the first with a usable key winning.
 pub fn wg_leads(wg: &WgName, registry: &Registry, users: &[User]) -> Vec<LeadRecipient> {
-    let mut out: Vec<LeadRecipient> = Vec::new();
     let accounts = users
         .iter()
         .filter(|u| u.role == Role::WgLead && u.wg.as_ref() == Some(wg))
@@ -63,23 +58,11 @@ pub fn wg_leads(wg: &WgName, registry: &Registry, users: &[User]) -> Vec<LeadRec
                 source: "registry".to_owned(),
             })
         });
-    for lead in accounts.chain(listed) {
-        if lead.email.is_empty() {
-            continue;
-        }
-        match out
-            .iter_mut()
-            .find(|o| o.email.eq_ignore_ascii_case(&lead.email))
-        {
-            Some(existing) => {
-                if existing.cert.is_none() && lead.cert.is_some() {
-                    *existing = lead;
-                }
-            }
-            None => out.push(lead),
-        }
-    }
-    out
+    one_per_address(
+        accounts.chain(listed),
+        |l| l.email.as_str(),
+        |l| l.cert.is_some(),
+    )
 }
 
 /// A message to one lead of one WG.
@@ -123,39 +106,25 @@ pub(crate) fn compose_for(
     text: &MailText<'_>,
     now: Timestamp,
 ) -> std::result::Result<LeadMail, OutboundError> {
-    let ctx = |cert: Option<&'_ Cert>, subject: &'_ str, body: &'_ str| {
-        relay(&RelayContext {
-            team,
-            tracking_id: text.reference,
-            reporter: &lead.email,
-            reporter_cert: cert,
-            subject,
-            body_text: body,
-            attachments: &[],
-            member: None,
-            in_reply_to: None,
-            references: &[],
-            now,
-        })
+    let direct = Direct {
+        team,
+        tracking_id: text.reference,
+        to: &lead.email,
+        now,
     };
-    if let Some(cert) = &lead.cert {
-        match ctx(Some(cert), text.subject, text.body) {
-            Ok(composed) => {
-                return Ok(LeadMail {
-                    wg: wg.clone(),
-                    encrypted: true,
-                    composed,
-                });
-            }
-            Err(e) => {
-                tracing::warn!(%wg, source = %lead.source, error = %e, "lead key unusable; sending the notice");
-            }
-        }
-    }
+    let (composed, encrypted) = direct.encrypted_or(
+        lead.cert.as_ref(),
+        text.subject,
+        text.body,
+        |e| {
+            tracing::warn!(%wg, source = %lead.source, error = %e, "lead key unusable; sending the notice");
+        },
+        || direct.compose(None, text.notice_subject, text.notice_body),
+    )?;
     Ok(LeadMail {
         wg: wg.clone(),
-        encrypted: false,
-        composed: ctx(None, text.notice_subject, text.notice_body)?,
+        encrypted,
+        composed,
     })
 }
 

@@ -273,14 +273,17 @@ pub async fn scan_import(
 pub async fn scan_summary(store: &Store, release: &str) -> Result<(), Failure> {
     let summary = embargo_review::scan_summary(store, release)
         .await
-        .map_err(|e| match e {
-            ReviewError::UnknownRelease(_) => {
-                anyhow!("no scan stored for release {release}").into()
-            }
-            other => failure(other),
-        })?;
+        .map_err(|e| release_failure(e, release))?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
+}
+
+/// An unknown release is said as such; anything else as it is.
+fn release_failure(e: ReviewError, release: &str) -> Failure {
+    match e {
+        ReviewError::UnknownRelease(_) => anyhow!("no scan stored for release {release}").into(),
+        other => failure(other),
+    }
 }
 
 /// `embargo scan changes --release V --json`: `{"release", "previous",
@@ -289,12 +292,7 @@ pub async fn scan_summary(store: &Store, release: &str) -> Result<(), Failure> {
 pub async fn scan_changes(store: &Store, release: &str) -> Result<(), Failure> {
     let changes = embargo_review::scan_changes(store, release)
         .await
-        .map_err(|e| match e {
-            ReviewError::UnknownRelease(_) => {
-                anyhow!("no scan stored for release {release}").into()
-            }
-            other => failure(other),
-        })?;
+        .map_err(|e| release_failure(e, release))?;
     println!("{}", serde_json::to_string_pretty(&changes)?);
     Ok(())
 }

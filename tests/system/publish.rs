@@ -122,6 +122,7 @@ both_backends!(
     publishes_exactly_one_issue_at_the_embargo_end,
     publishes_to_a_wg_imported_from_wgs_yaml,
     a_wg_without_repository_fails_visibly_until_one_is_set,
+    serve_publishes_to_a_wg_imported_while_it_runs,
 );
 
 fn publishes_exactly_one_issue_at_the_embargo_end(mut g: Gateway) {
@@ -639,5 +640,134 @@ fn a_wg_without_repository_fails_visibly_until_one_is_set(mut g: Gateway) {
     assert_eq!(line["repo"], "kubeflow/pipelines");
     let st = github.server.lock();
     assert_eq!(st.issues_in("kubeflow/pipelines").len(), 1);
+    assert_eq!(st.creates, 1);
+}
+
+/// `serve`'s scheduler reads the WG registry every round: a WG imported
+/// after it started is published to (its entry's first repository), once.
+fn serve_publishes_to_a_wg_imported_while_it_runs(mut g: Gateway) {
+    let Some(corpus) = corpus() else { return };
+    let github = GitHub::start();
+    std::fs::create_dir_all(g.data()).unwrap();
+    std::fs::write(
+        g.data().join("embargo.toml"),
+        format!(
+            "[github]\napi_url = \"{}\"\n\n[publish]\ninterval_seconds = 1\n",
+            github.server.url()
+        ),
+    )
+    .unwrap();
+    g.env
+        .push(("EMBARGO_GITHUB_TOKEN".into(), standin::TOKEN.into()));
+    g.ok(&["init"]);
+
+    let web = crate::support::free_port();
+    let log = std::fs::File::create(g.dir.path().join("serve.log")).unwrap();
+    /// Kills serve if the test fails before stopping it.
+    struct Serve(std::process::Child);
+    impl Drop for Serve {
+        fn drop(&mut self) {
+            if matches!(self.0.try_wait(), Ok(None)) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let mut serve = Serve(
+        g.command(&["serve"])
+            .env("EMBARGO_WEB_LISTEN", format!("127.0.0.1:{web}"))
+            .env(
+                "EMBARGO_LMTP_LISTEN",
+                format!("127.0.0.1:{}", crate::support::free_port()),
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let serve_log = || std::fs::read_to_string(g.dir.path().join("serve.log")).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", web)).is_err() {
+        assert!(
+            serve.0.try_wait().unwrap().is_none(),
+            "serve exited: {}",
+            serve_log()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not listen: {}",
+            serve_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Imported while serve runs.
+    let wgs = corpus.join("kubeflow/wgs.yaml");
+    g.ok(&["wg", "import", wgs.to_str().unwrap()]);
+    let id = ingest(
+        &g,
+        REPORT.replace("publish-1@", "publish-serve@").as_bytes(),
+    );
+    g.ok(&[
+        "report",
+        "triage",
+        &id,
+        "--wg",
+        "training",
+        "--severity",
+        "high",
+    ]);
+    g.ok(&["report", "accept", &id, "--by", "admin"]);
+    let advisory = g.dir.path().join("advisory.md");
+    std::fs::write(&advisory, ADVISORY).unwrap();
+    let end = Timestamp::now() + SignedDuration::from_secs(2);
+    let scheduled = json(&g.ok(&[
+        "report",
+        "schedule",
+        &id,
+        "--at",
+        &rfc3339(end),
+        "--advisory",
+        advisory.to_str().unwrap(),
+        "--by",
+        "admin",
+    ]));
+    assert_eq!(scheduled["approved"], true, "{scheduled}");
+
+    // Wait for the scheduler (rounds every second) to publish.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let show = json(&g.ok(&["report", "show", &id, "--json"]));
+        if show["state"] == "published" {
+            break;
+        }
+        assert!(
+            serve.0.try_wait().unwrap().is_none(),
+            "serve exited: {}",
+            serve_log()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not published by serve: {show}\n{}",
+            serve_log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &serve.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = serve.0.wait().unwrap();
+    assert!(status.success(), "serve: {status}: {}", serve_log());
+
+    let st = github.server.lock();
+    let issues = st.issues_in("kubeflow/katib");
+    assert_eq!(issues.len(), 1, "exactly one issue: {issues:?}");
+    assert!(
+        issues[0].labels.iter().any(|l| l == "security"),
+        "{:?}",
+        issues[0]
+    );
     assert_eq!(st.creates, 1);
 }

@@ -23,7 +23,8 @@
 //!   those without a key), exactly once per warning, report and end: the
 //!   warning is recorded in the transaction that queues its mail.
 //! * **Placeholder** ([`open_placeholder`]): optional per WG, a vague
-//!   public issue at acceptance, filled in at disclosure.
+//!   public issue at acceptance, filled in at disclosure
+//!   ([`PlaceholderPublisher`]: the same behind a trait object).
 //! * **Exports** ([`osv`], [`csaf`]): OSV JSON and CSAF 2.0 of a published
 //!   advisory.
 //!
@@ -49,8 +50,8 @@ pub use notices::{
     MailNotices, NoNotices, NoticeRecipient, Notices, PublishedNotice, reporter_cert,
 };
 pub use publication::{
-    PlaceholderOutcome, PublicationOutcome, PublishConfig, open_placeholder, placeholder_draft,
-    publish_due,
+    PlaceholderOutcome, PlaceholderPublisher, PublicationOutcome, PublishConfig, open_placeholder,
+    placeholder_draft, publish_due,
 };
 pub use time::{EmbargoEnd, parse_instant};
 pub use warnings::{EmbargoWarnings, WarningOutcome, WarningRecipients, send_embargo_warnings};

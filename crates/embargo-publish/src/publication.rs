@@ -16,6 +16,8 @@
 //! [`Action::Publish`] at `now`), so a job due too early is put back to the
 //! embargo end instead.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use embargo_domain::{Action, EmbargoPolicy, Refusal, Report, State, TrackingId};
@@ -745,4 +747,30 @@ pub async fn open_placeholder<P: Publisher>(
         issue_url: p.url,
         number: p.number,
     })
+}
+
+/// [`open_placeholder`] behind a trait object, for callers that hold the
+/// GitHub client as `Arc<dyn PlaceholderPublisher>` (the admin view):
+/// [`Publisher`] itself is not object safe. Every [`Publisher`] is one.
+pub trait PlaceholderPublisher: Send + Sync {
+    /// [`open_placeholder`] through this publisher.
+    fn open_placeholder<'a>(
+        &'a self,
+        store: &'a Store,
+        wgs: &'a WgRepos,
+        id: &'a TrackingId,
+        now: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = Result<PlaceholderOutcome, PublishError>> + Send + 'a>>;
+}
+
+impl<P: Publisher> PlaceholderPublisher for P {
+    fn open_placeholder<'a>(
+        &'a self,
+        store: &'a Store,
+        wgs: &'a WgRepos,
+        id: &'a TrackingId,
+        now: Timestamp,
+    ) -> Pin<Box<dyn Future<Output = Result<PlaceholderOutcome, PublishError>> + Send + 'a>> {
+        Box::pin(open_placeholder(store, self, wgs, id, now))
+    }
 }

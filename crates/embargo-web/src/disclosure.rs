@@ -24,7 +24,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Redirect, Response};
-use embargo_domain::{Role, Severity, State as ReportState, TrackingId};
+use embargo_domain::{Role, Severity, State as ReportState, TrackingId, WgName};
 use embargo_publish::{AdvisoryInput, CsafPublisher, DisclosurePolicy, EmbargoEnd, PublishError};
 use embargo_store::{JobState, PublicationJob};
 use jiff::Timestamp;
@@ -133,6 +133,8 @@ pub(crate) struct Section {
     pub can_retry: bool,
     pub can_export: bool,
     pub form: FormView,
+    /// The placeholder issue (`crate::placeholder`).
+    pub placeholder: Option<crate::placeholder::PlaceholderView>,
 }
 
 /// The flash message of a disclosure action (`?done=`).
@@ -143,7 +145,7 @@ pub(crate) fn flash(done: &str) -> Option<&'static str> {
         "unschedule" => "Disclosure unscheduled: the report is accepted again.",
         "withdraw-disclosure" => "Withdrawn: the publication is cancelled.",
         "retry-publication" => "Publication queued again.",
-        _ => return None,
+        other => return crate::placeholder::flash(other),
     })
 }
 
@@ -223,6 +225,7 @@ pub(crate) struct Facts<'a> {
     pub state: ReportState,
     pub severity: Option<Severity>,
     pub created_at: Timestamp,
+    pub wg: Option<&'a WgName>,
 }
 
 /// The disclosure section of a report the user may see; `None` for
@@ -349,6 +352,9 @@ pub(crate) async fn section(
             cve: String::new(),
         },
     };
+    let placeholder =
+        crate::placeholder::view(state, current, facts.id, facts.state, facts.wg, publishing)
+            .await?;
     let policy = &state.config().policy;
     let latest = policy.latest_end(facts.created_at);
     Ok(Some(Section {
@@ -379,6 +385,7 @@ pub(crate) async fn section(
                 .as_ref()
                 .is_some_and(|d| d.published_issue_url.is_some()),
         form,
+        placeholder,
     }))
 }
 

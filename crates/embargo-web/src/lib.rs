@@ -36,6 +36,7 @@ mod disclosure;
 mod error;
 mod limiter;
 mod pages;
+mod placeholder;
 mod reports;
 mod review;
 mod scans;
@@ -302,6 +303,7 @@ pub fn router(state: AppState) -> Router {
             post(disclosure::withdraw),
         )
         .route("/reports/{id}/disclosure/retry", post(disclosure::retry))
+        .route("/reports/{id}/placeholder/retry", post(placeholder::retry))
         .route("/reports/{id}/advisory.osv.json", get(disclosure::osv))
         .route("/reports/{id}/advisory.csaf.json", get(disclosure::csaf))
         .route("/admin/users", get(admin::users).post(admin::add_user))

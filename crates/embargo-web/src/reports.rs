@@ -515,6 +515,7 @@ pub(crate) async fn show(
             state: r.state,
             severity: r.severity,
             created_at: r.created_at,
+            wg: r.wg.as_ref(),
         },
         &q.zone,
     )
@@ -724,7 +725,14 @@ pub(crate) async fn accept(
     Form(_): Form<EmptyForm>,
 ) -> Result<Response, WebError> {
     let report = actionable(&state, &current, &id).await?;
-    apply(&state, &current, &report, Action::Accept, "").await
+    let accepted = apply(&state, &current, &report, Action::Accept, "").await?;
+    // The accept has committed: it stands whatever the placeholder does.
+    Ok(
+        match crate::placeholder::after_accept(&state, &report.id, report.wg.as_ref()).await {
+            Some(what) => done(&report.id, what),
+            None => accepted,
+        },
+    )
 }
 
 pub(crate) async fn reject(

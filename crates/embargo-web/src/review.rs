@@ -19,6 +19,7 @@
 //! the agenda of the own WG only (its reports and its repositories' public
 //! issues), team members everything.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,9 +47,10 @@ use crate::error::WebError;
 use crate::pages::{Nav, render, ts};
 use crate::text::{display_line, url_encode};
 
-/// What the review and scan pages need beyond the store: the `[[wg]]`
-/// tables applied over the stored registry, the source of public issues,
-/// the admin view's URL for mail to leads.
+/// What the review and scan pages (and the placeholder issue on accept)
+/// need beyond the store: the `[[wg]]` tables applied over the stored
+/// registry, the source of public issues, the admin view's URL for mail to
+/// leads, the GitHub client that opens placeholder issues.
 #[derive(Clone)]
 pub struct ReviewSetup {
     /// embargo.toml's `[[wg]]` tables; applied over the stored registry
@@ -62,6 +64,14 @@ pub struct ReviewSetup {
     pub max_rate_limit_wait: Duration,
     /// The admin view's public URL, linked from scan slices.
     pub admin_url: Option<String>,
+    /// What opens the placeholder issue when a report of a WG in
+    /// `placeholder_wgs` is accepted (the same GitHub client as `github`).
+    /// `None`: GitHub is not configured; the report page says the
+    /// placeholder is missing.
+    pub placeholders: Option<Arc<dyn embargo_publish::PlaceholderPublisher>>,
+    /// The WGs whose `[[wg]]` table asks for a placeholder issue on accept
+    /// (`placeholder = true`).
+    pub placeholder_wgs: BTreeSet<WgName>,
 }
 
 impl Default for ReviewSetup {
@@ -71,6 +81,8 @@ impl Default for ReviewSetup {
             github: None,
             max_rate_limit_wait: Duration::from_secs(10),
             admin_url: None,
+            placeholders: None,
+            placeholder_wgs: BTreeSet::new(),
         }
     }
 }
@@ -82,6 +94,8 @@ impl fmt::Debug for ReviewSetup {
             .field("github", &self.github.is_some())
             .field("max_rate_limit_wait", &self.max_rate_limit_wait)
             .field("admin_url", &self.admin_url)
+            .field("placeholders", &self.placeholders.is_some())
+            .field("placeholder_wgs", &self.placeholder_wgs)
             .finish()
     }
 }

@@ -1367,6 +1367,8 @@ async fn authorization_matrix(ts: TestStore) {
         ("unschedule", vec![], Step::Scheduled, member),
         ("withdraw", vec![], Step::Scheduled, member),
         ("retry", vec![], Step::Failed, admin),
+        // Not under disclosure/: the placeholder issue's retry.
+        ("placeholder/retry", vec![], Step::Accepted, admin),
     ];
     for (action, form, step, want) in &disclosure_actions {
         for (wg_name, lead_sees) in [("pipelines", true), ("notebooks", false)] {
@@ -1380,7 +1382,11 @@ async fn authorization_matrix(ts: TestStore) {
                     }
                     Step::Failed => common::disclosure::failed(&app, wg_name).await,
                 };
-                let path = format!("/reports/{id}/disclosure/{action}");
+                let path = if action.starts_with("placeholder/") {
+                    format!("/reports/{id}/{action}")
+                } else {
+                    format!("/reports/{id}/disclosure/{action}")
+                };
                 let fields: Vec<(&str, &str)> =
                     form.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 if i > 0 {

@@ -152,7 +152,7 @@ pub fn csaf_publisher(config: &Config) -> embargo_publish::CsafPublisher {
 
 /// The WGs whose `[[wg]]` table asks for a placeholder issue on accept
 /// (`placeholder = true`).
-fn placeholder_wgs(config: &Config) -> BTreeSet<WgName> {
+pub fn placeholder_wgs(config: &Config) -> BTreeSet<WgName> {
     config
         .settings
         .wgs

@@ -153,15 +153,20 @@ fn progress_bar() -> impl FnMut(Progress) + Send {
 }
 
 /// The admin view's settings for `/review` and `/scans`: the `[[wg]]`
-/// tables, GitHub (when a token is set) as the source of public issues,
-/// the view's public URL for mail to leads.
+/// tables, GitHub (when a token is set) as the source of public issues
+/// and the opener of placeholder issues on accept (for the WGs with
+/// `placeholder = true`), the view's public URL for mail to leads.
 pub fn web_setup(config: &Config) -> embargo_web::ReviewSetup {
-    let github = crate::publish::github(config)
-        .ok()
-        .map(|c| Arc::new(c) as Arc<dyn embargo_review::IssueSource>);
+    let client = crate::publish::github(config).ok().map(Arc::new);
+    let github = client
+        .clone()
+        .map(|c| c as Arc<dyn embargo_review::IssueSource>);
+    let placeholders = client.map(|c| c as Arc<dyn embargo_publish::PlaceholderPublisher>);
     embargo_web::ReviewSetup {
         config_wgs: config_wgs(config),
         github,
+        placeholders,
+        placeholder_wgs: crate::publish::placeholder_wgs(config),
         admin_url: admin_url(config),
         ..embargo_web::ReviewSetup::default()
     }

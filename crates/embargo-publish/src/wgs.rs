@@ -6,7 +6,8 @@
 //! `embargo_review::load_registry` returns it), so a WG imported from
 //! `wgs.yaml` can be published to like a configured one. The repository
 //! and labels are [`embargo_wg::Registry::issue_target`]'s: the configured
-//! `repo` if set, otherwise the registry entry's first repository. A WG the
+//! `repo` (or first `repos`) if set, otherwise the imported repository
+//! named like the WG, else the registry entry's first. A WG the
 //! registry knows without a usable repository stays listed with the
 //! reason, so its publication fails with that reason (for an admin to
 //! retry once a repository is set) rather than a generic one.

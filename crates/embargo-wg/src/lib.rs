@@ -11,7 +11,8 @@
 //! - [`Registry::image_wg`] maps a release image to its WG ([`image`]).
 //! - [`Registry::resolve_token`] maps a component token (`katib`) to a WG.
 //! - [`Registry::issue_target`] says where a WG's public issues go
-//!   ([`target`]: the configured `repo`, else the entry's first repository).
+//!   ([`target`]: the configured `repo` or `repos`, else the imported
+//!   repository named like the WG, else the entry's first repository).
 //!
 //! Everything read here is untrusted: sizes and counts are bounded, every
 //! value is checked before it enters the registry, nothing panics.

@@ -89,7 +89,9 @@ pub struct Wg {
     /// Display name, e.g. `ML Experience`.
     #[serde(default)]
     pub title: Option<String>,
-    /// GitHub repositories, `owner/name`. The first is where public issues go.
+    /// GitHub repositories, `owner/name`. Where public issues go is
+    /// [`Wg::issue_repo`]: the first when hand-set, else the one named like
+    /// the WG.
     #[serde(default)]
     pub repos: Vec<String>,
     /// GitHub labels for this WG's public issues.

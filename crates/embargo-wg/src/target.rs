@@ -6,11 +6,15 @@
 //! `wgs.yaml` has a target too, and a field set by hand wins field by
 //! field:
 //!
-//! - **repository**: the first of the WG's [`Wg::repos`]. A configured
-//!   `repo` is put first by [`Registry::apply_config`], so it wins; without
-//!   one, the first repository of the registry entry (the first `repos`
-//!   entry of the `[[wg]]` table when that sets `repos`, else the first
-//!   repository the import found, in file order);
+//! - **repository**: when the WG's repositories are hand-set (a `[[wg]]`
+//!   table or an admin set `repo` or `repos`), the first of them: a
+//!   configured `repo` is put first by [`Registry::apply_config`], so it
+//!   wins, else the first of the table's `repos`. When they are the
+//!   import's (file order says nothing about which one is the WG's own),
+//!   the WG's primary repository: the one whose name (after `owner/`)
+//!   equals the WG's name (`kubeflow/pipelines` for `pipelines`), else
+//!   the first whose name contains it (`kubeflow/model-registry` for
+//!   `registry`), else the first the import found, in file order;
 //! - **labels**: the WG's [`Wg::labels`] (config `labels`, else the
 //!   imported `label`).
 //!
@@ -20,7 +24,7 @@
 
 use embargo_domain::WgName;
 
-use crate::model::Wg;
+use crate::model::{Field, Wg};
 use crate::{Registry, WgError};
 
 /// Where one WG's public issues go.
@@ -34,10 +38,25 @@ pub struct IssueTarget {
 }
 
 impl Wg {
-    /// The repository this WG's public issues go to: the first of
-    /// [`Wg::repos`] (see the [module documentation](crate::target)).
+    /// The repository this WG's public issues go to (see the [module
+    /// documentation](crate::target)): the first of [`Wg::repos`] when
+    /// they are hand-set, else the primary one of the import's.
     pub fn issue_repo(&self) -> Option<&str> {
-        self.repos.first().map(String::as_str)
+        if self.hand_set.contains(&Field::Repos) {
+            return self.repos.first().map(String::as_str);
+        }
+        let wg = self.name.as_str();
+        let short = |r: &&String| -> String {
+            r.rsplit_once('/')
+                .map_or(r.as_str(), |(_, n)| n)
+                .to_ascii_lowercase()
+        };
+        self.repos
+            .iter()
+            .find(|r| short(r) == wg)
+            .or_else(|| self.repos.iter().find(|r| short(r).contains(wg)))
+            .or_else(|| self.repos.first())
+            .map(String::as_str)
     }
 }
 
@@ -95,6 +114,57 @@ mod tests {
         let t = registry.issue_target(&name("training")).unwrap();
         assert_eq!(t.repo, "kubeflow/katib");
         assert_eq!(t.labels, vec!["area/training".to_owned()]);
+    }
+
+    #[test]
+    fn imported_repositories_prefer_the_one_named_like_the_wg() {
+        let registry = Registry::from_wgs([
+            imported(
+                "pipelines",
+                &[
+                    "kubeflow/mlflow-integration",
+                    "kubeflow/pipelines-components",
+                    "kubeflow/Pipelines",
+                ],
+                &[],
+            ),
+            imported(
+                "registry",
+                &[
+                    "kubeflow/hub",
+                    "kubeflow/model-registry",
+                    "kubeflow/registry-ui",
+                ],
+                &[],
+            ),
+            imported("data", &["kubeflow/hub", "kubeflow/spark-operator"], &[]),
+        ])
+        .unwrap();
+        let repo = |wg: &str| registry.issue_target(&name(wg)).unwrap().repo;
+        // Equal name (case aside) before names that contain it.
+        assert_eq!(repo("pipelines"), "kubeflow/Pipelines");
+        // No equal name: the first that contains it.
+        assert_eq!(repo("registry"), "kubeflow/model-registry");
+        // Neither: the first in file order.
+        assert_eq!(repo("data"), "kubeflow/hub");
+    }
+
+    #[test]
+    fn hand_set_repos_keep_their_order() {
+        let mut registry =
+            Registry::from_wgs([imported("pipelines", &["kubeflow/pipelines"], &[])]).unwrap();
+        registry
+            .apply_config(&WgConfig {
+                name: "pipelines".into(),
+                repos: Some(vec![
+                    "kubeflow/kfp-tekton".into(),
+                    "kubeflow/pipelines".into(),
+                ]),
+                ..WgConfig::default()
+            })
+            .unwrap();
+        let t = registry.issue_target(&name("pipelines")).unwrap();
+        assert_eq!(t.repo, "kubeflow/kfp-tekton");
     }
 
     #[test]

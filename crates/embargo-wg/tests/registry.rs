@@ -639,8 +639,9 @@ fn leads_serialize_without_surprises() {
 
 /// Where public issues go, with the corpus's wgs.yaml under the team's
 /// `[[wg]]` tables: a configured `repo` wins; a WG only the import knows
-/// publishes to its entry's first repository; labels are the table's when
-/// it sets them.
+/// publishes to its primary repository (named like the WG, else containing
+/// its name, else the entry's first); labels are the table's when it sets
+/// them.
 #[test]
 fn issue_targets_of_config_and_imported_wgs() {
     let mut registry = Registry::from_config(&team_config()).unwrap();
@@ -651,21 +652,49 @@ fn issue_targets_of_config_and_imported_wgs() {
     // Configured `repo`, though the import lists kubeflow/mlflow-integration first.
     let pipelines = registry.issue_target(&name("pipelines")).unwrap();
     assert_eq!(pipelines.repo, "kubeflow/pipelines");
-    // training's table sets no repository: the import's first one.
+    // training's table sets no repository: the import's; none is named
+    // like the WG or contains "training" (kubeflow/trainer does not), so
+    // the first one.
     let training = registry.issue_target(&name("training")).unwrap();
     assert_eq!(training.repo, "kubeflow/katib");
-    // Only in wgs.yaml: the entry's first repository, no labels (`label: ""`).
+    // Only in wgs.yaml: no repository named like the WG, the entry's first,
+    // no labels (`label: ""`).
     let data = registry.issue_target(&name("data")).unwrap();
     assert_eq!(data.repo, "kubeflow/hub");
     assert!(data.labels.is_empty());
+    // kubeflow/notebooks, though wgs.yaml lists kubeflow/dashboard first.
     let notebooks = registry.issue_target(&name("notebooks")).unwrap();
-    assert_eq!(notebooks.repo, "kubeflow/dashboard");
+    assert_eq!(notebooks.repo, "kubeflow/notebooks");
 
-    // The same WGs without the tables: pipelines goes to the import's first.
+    // Every corpus WG without the tables: the repository named like the WG
+    // when there is one (pipelines: not kubeflow/mlflow-integration, listed
+    // first, nor kubeflow/pipelines-components, which only contains the
+    // name), else the entry's first.
     let only_import = imported();
+    let targets: Vec<(String, String)> = only_import
+        .issue_targets()
+        .map(|(wg, t)| (wg.to_string(), t.unwrap().repo))
+        .collect();
+    let want = [
+        ("data", "kubeflow/hub"),
+        ("ml-experience", "kubeflow/kale"),
+        ("notebooks", "kubeflow/notebooks"),
+        ("pipelines", "kubeflow/pipelines"),
+        ("training", "kubeflow/katib"),
+    ];
     assert_eq!(
-        only_import.issue_target(&name("pipelines")).unwrap().repo,
-        "kubeflow/mlflow-integration"
+        targets,
+        want.map(|(w, r)| (w.to_owned(), r.to_owned())).to_vec()
+    );
+    // The import's file order is kept: only the target changed.
+    assert_eq!(
+        only_import
+            .get(&name("pipelines"))
+            .unwrap()
+            .repos
+            .first()
+            .map(String::as_str),
+        Some("kubeflow/mlflow-integration")
     );
 
     // A table without any repository, the import not knowing the WG.

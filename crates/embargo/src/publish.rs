@@ -165,7 +165,8 @@ pub fn placeholder_wgs(config: &Config) -> BTreeSet<WgName> {
 /// The publication targets: every WG of the registry in effect (the stored
 /// registry, i.e. imported `wgs.yaml` and hand edits, with the `[[wg]]`
 /// tables applied on top, see [`crate::review::registry`]), each to its
-/// configured `repo`, else its entry's first repository, with the
+/// configured `repo` (see `embargo_wg::Registry::issue_target` for the
+/// rule without one: the imported repository named like the WG), with the
 /// registry's labels and the table's `placeholder`. A WG without a
 /// repository has no target: its publication fails with the reason.
 pub fn wg_targets(config: &Config, registry: &Registry) -> WgRepos {

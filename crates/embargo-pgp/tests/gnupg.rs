@@ -74,7 +74,7 @@ fn gpg_encrypts_to_our_exported_key() {
 #[test]
 fn gpg_signs_and_encrypts_to_us() {
     let Some((gpg, team)) = setup() else { return };
-    let reporter_fpr = gpg.generate(REPORTER_UID);
+    let reporter_fpr = gpg.generate(REPORTER_UID, "future-default", "default");
     let reporter_cert =
         parse_certs(&gpg.ok(&["--armor", "--export", &reporter_fpr], b"").stdout).unwrap();
     assert_eq!(reporter_cert.len(), 1);
@@ -179,7 +179,7 @@ fn gpg_signs_and_encrypts_to_us() {
 #[test]
 fn gpg_decrypts_and_verifies_our_mail() {
     let Some((gpg, team)) = setup() else { return };
-    let reporter_fpr = gpg.generate(REPORTER_UID);
+    let reporter_fpr = gpg.generate(REPORTER_UID, "future-default", "default");
     let reporter_cert =
         parse_certs(&gpg.ok(&["--armor", "--export", &reporter_fpr], b"").stdout).unwrap();
 

@@ -1,7 +1,9 @@
-//! Shared test helpers: team identity, message surgery, gpg driver, a
-//! real SMTP server (Python aiosmtpd) on loopback.
+//! Shared test helpers: team identity, message surgery, a real SMTP
+//! server (Python aiosmtpd) on loopback; the gpg driver, corpus and CI
+//! rule from `embargo-testkit`.
 #![allow(
     dead_code,
+    unused_imports,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -17,6 +19,9 @@ use base64::Engine as _;
 use embargo_domain::TrackingId;
 use embargo_outbound::{AckSettings, TeamIdentity};
 use embargo_pgp::{Keyring, generate_team_key};
+pub use embargo_testkit::{
+    Gpg, armored_message_in, corpus_dir as corpus, header, headers, in_ci, skip_or_fail,
+};
 
 pub const TEAM_ADDR: &str = "security@project.example";
 pub const TEAM_UID: &str = "Project Security <security@project.example>";
@@ -25,19 +30,6 @@ pub const MEMBER: &str = "member@example.org";
 pub const KEY_URL: &str = "https://project.example/.well-known/security.txt";
 /// Report content that must never show up in a plaintext message.
 pub const CANARY: &str = "CANARY-7f3a9c-heap-overflow-in-parse_header";
-
-/// Whether we run in CI, where skipping is not allowed.
-pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true").unwrap_or(false)
-}
-
-/// Skips (prints a reason) or, in CI, fails.
-pub fn skip_or_fail(reason: &str) {
-    if in_ci() {
-        panic!("required test resource missing in CI: {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-}
 
 pub fn tracking_id() -> TrackingId {
     "SEC-2026-0001".parse().unwrap()
@@ -54,29 +46,6 @@ pub fn team() -> TeamIdentity {
 
 pub fn settings() -> AckSettings {
     AckSettings::new(KEY_URL, 7).unwrap()
-}
-
-/// The header block (up to the first empty line), unfolded, as
-/// `(name, value)` pairs.
-pub fn headers(message: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(message);
-    let head = text.split("\r\n\r\n").next().unwrap();
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            out.last_mut().unwrap().1.push_str(line);
-        } else if let Some((n, v)) = line.split_once(':') {
-            out.push((n.to_owned(), v.trim().to_owned()));
-        }
-    }
-    out
-}
-
-pub fn header(message: &[u8], name: &str) -> Option<String> {
-    headers(message)
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 /// The binary key data of the `Autocrypt` header.
@@ -112,17 +81,6 @@ pub fn assert_autocrypt(message: &[u8], team: &TeamIdentity) {
             assert!(line.len() <= 78, "long header line: {line}");
         }
     }
-}
-
-/// The first `-----BEGIN PGP MESSAGE-----` block.
-pub fn armored_message_in(mail: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(mail);
-    let start = text
-        .find("-----BEGIN PGP MESSAGE-----")
-        .expect("no PGP block");
-    let end_marker = "-----END PGP MESSAGE-----";
-    let end = text[start..].find(end_marker).expect("no PGP end") + start + end_marker.len();
-    text[start..end].replace("\r\n", "\n").into_bytes()
 }
 
 /// De-armors (body lines between the blank line and the CRC / END).
@@ -209,146 +167,6 @@ pub fn seip_versions(binary: &[u8]) -> Vec<u8> {
         }
     }
     versions
-}
-
-/// The shared test corpus, when present.
-pub fn corpus() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("EMBARGO_CORPUS_DIR") {
-        candidates.push(PathBuf::from(dir));
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if let Some(repo_parent) = manifest.ancestors().nth(3) {
-        candidates.push(repo_parent.join("shared/corpus"));
-    }
-    candidates.push(PathBuf::from("/work/shared/corpus"));
-    let found = candidates
-        .into_iter()
-        .find(|p| p.join("SOURCES.md").is_file());
-    if found.is_none() {
-        skip_or_fail("test corpus (shared/corpus) not found; set EMBARGO_CORPUS_DIR");
-    }
-    found
-}
-
-/// A throw-away GnuPG home. Kills its agent on drop.
-pub struct Gpg {
-    pub home: tempfile::TempDir,
-}
-
-impl Gpg {
-    /// `None` (after printing a reason) when gpg is not installed outside
-    /// CI; panics in CI.
-    pub fn new() -> Option<Gpg> {
-        let ok = Command::new("gpg")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            skip_or_fail("gpg binary not found");
-            return None;
-        }
-        // Short path: gpg-agent's socket path must fit in sun_path.
-        let home = tempfile::Builder::new()
-            .prefix("gpg")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let mut perms = std::fs::metadata(home.path()).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
-        std::fs::set_permissions(home.path(), perms).unwrap();
-        Some(Gpg { home })
-    }
-
-    /// Runs gpg in this home with `--batch`, feeding `stdin`.
-    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new("gpg")
-            .env("GNUPGHOME", self.home.path())
-            .args(["--batch", "--no-tty", "--quiet"])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let data = stdin.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = input.write_all(&data);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        out
-    }
-
-    /// Like [`run`](Self::run) but asserts success.
-    pub fn ok(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let out = self.run(args, stdin);
-        assert!(
-            out.status.success(),
-            "gpg {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// Generates an unprotected key (`algo`: `default`, `ed25519`, ...;
-    /// `usage`: `default`, `sign`, ...), returns its fingerprint.
-    pub fn generate(&self, uid: &str, algo: &str, usage: &str) -> String {
-        self.ok(
-            &[
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-                "--quick-gen-key",
-                uid,
-                algo,
-                usage,
-                "never",
-            ],
-            b"",
-        );
-        let out = self.ok(&["--with-colons", "--list-secret-keys", uid], b"");
-        let listing = String::from_utf8(out.stdout).unwrap();
-        listing
-            .lines()
-            .find(|l| l.starts_with("fpr:"))
-            .and_then(|l| l.split(':').nth(9))
-            .unwrap()
-            .to_string()
-    }
-
-    /// The exported public certificate of `fpr`, parsed.
-    pub fn cert(&self, fpr: &str) -> embargo_pgp::Cert {
-        let out = self.ok(&["--armor", "--export", fpr], b"");
-        let mut certs = embargo_pgp::parse_certs(&out.stdout).unwrap();
-        assert_eq!(certs.len(), 1);
-        certs.pop().unwrap()
-    }
-
-    /// Decrypts the PGP/MIME message's encrypted part; returns the
-    /// plaintext (the inner MIME entity) and the status lines.
-    pub fn decrypt_mail(&self, mail: &[u8]) -> (String, String) {
-        let armored = armored_message_in(mail);
-        let out = self.run(&["--status-fd", "2", "--decrypt"], &armored);
-        let status = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "gpg --decrypt failed:\n{status}");
-        (String::from_utf8(out.stdout).unwrap(), status)
-    }
-}
-
-impl Drop for Gpg {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.home.path())
-            .args(["--kill", "all"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// Asserts gpg decrypted and found a good signature by `fingerprint`.

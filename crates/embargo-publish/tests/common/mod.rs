@@ -17,148 +17,20 @@ use embargo_domain::{
 };
 use embargo_github::Repo;
 use embargo_publish::{AdvisoryInput, PublishConfig, WgRepos, WgTarget};
-use embargo_seal::StorageKeys;
-use embargo_store::{Actor, Backend, Direction, NewMessage, NewReport, Signature, Store};
+use embargo_store::{Actor, Direction, NewMessage, NewReport, Signature, Store};
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{Connection, Executor};
 
 // ---------------------------------------------------------------- stores
 
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
+/// A store on a fresh database; dropped with it (`embargo-testkit`).
+pub use embargo_testkit::TestDb as Harness;
 
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = conn.execute(sqlx::AssertSqlSafe(sql)).await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-/// A store on a fresh database; dropped with it.
-pub struct Harness {
-    pub store: Store,
-    pub url: String,
-    _dir: tempfile::TempDir,
-    pg: Option<PgDatabase>,
-}
-
-/// The URL of database `name` on the server of `url`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map(|i| after_scheme + i)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{}", &base[..host_end], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-impl Harness {
-    pub async fn sqlite() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&dir.path().join("storage.key")).unwrap();
-        let url = format!("sqlite://{}", dir.path().join("embargo.db").display());
-        let store = Store::connect(&url, keys).await.unwrap();
-        assert_eq!(store.backend(), Backend::Sqlite);
-        Harness {
-            store,
-            url,
-            _dir: dir,
-            pg: None,
-        }
-    }
-
-    /// `None` (skipped) without `TEST_DATABASE_URL`, except under `CI=true`.
-    pub async fn postgres() -> Option<Harness> {
-        let admin_url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "CI=true but TEST_DATABASE_URL is not set: these tests must run on PostgreSQL in CI \
-                         (e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)"
-                    );
-                }
-                eprintln!("skipping PostgreSQL: TEST_DATABASE_URL not set");
-                return None;
-            }
-        };
-        sqlx::any::install_default_drivers();
-        let name = format!("embargo_publish_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let pg = PgDatabase {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&dir.path().join("storage.key")).unwrap();
-        let url = with_database(&admin_url, &name);
-        let store = Store::connect(&url, keys).await.unwrap();
-        assert_eq!(store.backend(), Backend::Postgres);
-        Some(Harness {
-            store,
-            url,
-            _dir: dir,
-            pg: Some(pg),
-        })
-    }
-
-    pub async fn finish(self) {
-        self.store.close().await;
-        drop(self.pg);
-    }
-}
-
-/// Runs each case on both backends with the same assertions.
+/// Runs each case on both backends with the same assertions
+/// (`embargo_testkit::on_both_backends`).
 macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let h = $crate::common::Harness::sqlite().await;
-                super::$case(&h).await;
-                h.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let Some(h) = $crate::common::Harness::postgres().await else { return };
-                super::$case(&h).await;
-                h.finish().await;
-            }
-        }
-    )*};
+    ($($case:ident),* $(,)?) => {
+        embargo_testkit::on_both_backends!($($case),*);
+    };
 }
 
 // ---------------------------------------------------------------- data

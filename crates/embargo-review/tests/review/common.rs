@@ -1,5 +1,5 @@
-//! Shared test helpers: the both-backends harness (copied from
-//! embargo-store's tests/store.rs), team and lead keys, reports in a given
+//! Shared test helpers: the both-backends harness (`embargo-testkit`),
+//! team and lead keys, reports in a given
 //! state, the shared corpus.
 #![allow(dead_code)]
 
@@ -9,158 +9,20 @@ use std::sync::OnceLock;
 use embargo_domain::{Login, Role, Severity, State, TrackingId, TrackingPrefix, WgName};
 use embargo_outbound::TeamIdentity;
 use embargo_pgp::{Keyring, generate_team_key};
-use embargo_seal::StorageKeys;
-use embargo_store::{Actor, Backend, Direction, NewMessage, NewReport, NewUser, Signature, Store};
+use embargo_store::{Actor, Direction, NewMessage, NewReport, NewUser, Signature, Store};
 use jiff::Timestamp;
-use sqlx::{Connection, Executor};
 
 // ---------------------------------------------------------------- harness
 
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
+pub use embargo_testkit::TestDb as Harness;
+pub use embargo_testkit::header;
 
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        // Runs on success and on panic alike; a thread with its own runtime
-        // because Drop cannot await.
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = conn.execute(sqlx::AssertSqlSafe(sql)).await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-pub struct Harness {
-    pub store: Store,
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    pg: Option<PgDatabase>,
-}
-
-fn keys_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("storage.key")
-}
-
-/// The URL of database `name` on the server of `url`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map(|i| after_scheme + i)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{}", &base[..host_end], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-impl Harness {
-    pub async fn sqlite() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&keys_path(&dir)).unwrap();
-        let url = format!("sqlite://{}", dir.path().join("embargo.db").display());
-        let store = Store::connect(&url, keys).await.unwrap();
-        assert_eq!(store.backend(), Backend::Sqlite);
-        Harness {
-            store,
-            url,
-            dir,
-            pg: None,
-        }
-    }
-
-    pub async fn postgres() -> Option<Harness> {
-        let admin_url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "CI=true but TEST_DATABASE_URL is not set: the store suite must run on PostgreSQL in CI \
-                         (e.g. TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test)"
-                    );
-                }
-                eprintln!("skipping PostgreSQL: TEST_DATABASE_URL not set");
-                return None;
-            }
-        };
-        sqlx::any::install_default_drivers();
-        let name = format!("embargo_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        // Test-only DDL: the name is generated above, not input.
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let pg = PgDatabase {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&keys_path(&dir)).unwrap();
-        let url = with_database(&admin_url, &name);
-        let store = Store::connect(&url, keys).await.unwrap();
-        assert_eq!(store.backend(), Backend::Postgres);
-        Some(Harness {
-            store,
-            url,
-            dir,
-            pg: Some(pg),
-        })
-    }
-
-    pub fn keys(&self) -> StorageKeys {
-        StorageKeys::load(&keys_path(&self.dir)).unwrap()
-    }
-
-    pub async fn finish(self) {
-        self.store.close().await;
-        drop(self.pg);
-    }
-}
-
-/// Runs each case on both backends with the same assertions.
-#[macro_export]
+/// Runs each case on both backends with the same assertions
+/// (`embargo_testkit::on_both_backends`).
 macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {$(
-        mod $case {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let h = $crate::common::Harness::sqlite().await;
-                super::$case(&h).await;
-                h.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let Some(h) = $crate::common::Harness::postgres().await else { return };
-                super::$case(&h).await;
-                h.finish().await;
-            }
-        }
-    )*};
+    ($($case:ident),* $(,)?) => {
+        embargo_testkit::on_both_backends!($($case),*);
+    };
 }
 
 // ---------------------------------------------------------------- data
@@ -323,28 +185,6 @@ pub async fn report_in(
         .await;
     }
     id
-}
-
-/// The header block of a message, unfolded, as (name, value) pairs.
-pub fn headers(message: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(message);
-    let head = text.split("\r\n\r\n").next().unwrap();
-    let mut out: Vec<(String, String)> = Vec::new();
-    for line in head.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            out.last_mut().unwrap().1.push_str(line);
-        } else if let Some((n, v)) = line.split_once(':') {
-            out.push((n.to_owned(), v.trim().to_owned()));
-        }
-    }
-    out
-}
-
-pub fn header(message: &[u8], name: &str) -> Option<String> {
-    headers(message)
-        .into_iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 pub fn contains(hay: &[u8], needle: &str) -> bool {

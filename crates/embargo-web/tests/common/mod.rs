@@ -21,121 +21,43 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use embargo_domain::{Login, Role, TrackingPrefix, WgName};
 use embargo_outbound::TeamIdentity;
 use embargo_pgp::{Keyring, generate_team_key};
-use embargo_seal::StorageKeys;
 use embargo_store::{
     Direction, NewMessage, NewReport, NewSession, NewUser, Signature, Store, hash_token,
 };
+use embargo_testkit::TestDb;
 use embargo_web::{AppState, RetryDecryption, WebConfig, csrf, password, router};
 use jiff::Timestamp;
-use sqlx::{Connection, Executor};
 use tower::ServiceExt;
 use zeroize::Zeroizing;
 
 pub mod disclosure;
 
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-                    let _ = conn.execute(sqlx::AssertSqlSafe(sql)).await;
-                    let _ = conn.close().await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let after_scheme = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[after_scheme..]
-        .find('/')
-        .map(|i| after_scheme + i)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{}", &base[..host_end], name);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-/// A store on a backend, kept alive with its temp dir / database.
+/// A store on a backend (`embargo-testkit`), kept alive with its temp dir
+/// / database.
 pub struct TestStore {
     pub store: Arc<Store>,
-    _dir: tempfile::TempDir,
-    _pg: Option<PgDatabase>,
+    _keep: embargo_testkit::Keep,
+}
+
+impl From<TestDb> for TestStore {
+    fn from(db: TestDb) -> TestStore {
+        let (store, keep) = db.into_store();
+        TestStore {
+            store: Arc::new(store),
+            _keep: keep,
+        }
+    }
 }
 
 impl TestStore {
     pub async fn sqlite() -> TestStore {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&dir.path().join("storage.key")).unwrap();
-        let url = format!("sqlite://{}", dir.path().join("embargo.db").display());
-        let store = Store::connect(&url, keys).await.unwrap();
-        TestStore {
-            store: Arc::new(store),
-            _dir: dir,
-            _pg: None,
-        }
+        TestDb::sqlite().await.into()
     }
 
     /// `None` (with a note) when `TEST_DATABASE_URL` is not set, unless
     /// `CI=true`, where that is a failure.
     pub async fn postgres() -> Option<TestStore> {
-        let admin_url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "CI=true but TEST_DATABASE_URL is not set: the web suite must run on PostgreSQL in CI"
-                    );
-                }
-                eprintln!("skipping PostgreSQL: TEST_DATABASE_URL not set");
-                return None;
-            }
-        };
-        sqlx::any::install_default_drivers();
-        let name = format!("embargo_web_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::AnyConnection::connect(&admin_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        let pg = PgDatabase {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let keys = StorageKeys::generate_file(&dir.path().join("storage.key")).unwrap();
-        let store = Store::connect(&with_database(&admin_url, &name), keys)
-            .await
-            .unwrap();
-        Some(TestStore {
-            store: Arc::new(store),
-            _dir: dir,
-            _pg: Some(pg),
-        })
+        TestDb::postgres().await.map(TestStore::from)
     }
 }
 

@@ -11,8 +11,8 @@
 //!   acknowledged is lost.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use crate::support::Gateway;
+use crate::support::{CUT_AFTER_DATA, Gateway, lmtp_deliver};
 
 /// A loopback port below the kernel's ephemeral range, so that no other
 /// test's `free_port()` is handed it while our server is down between a
@@ -92,64 +92,6 @@ fn wait_listening(g: &Gateway, child: &mut Child, port: u16) {
     }
 }
 
-fn read_reply(r: &mut BufReader<TcpStream>) -> Result<String, String> {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) => return Err(format!("connection closed after {all:?}")),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        all.push_str(&line);
-        if line.len() < 4 || line.as_bytes()[3] == b' ' {
-            return Ok(all);
-        }
-    }
-}
-
-const AFTER_DATA: &str = "cut after the message was sent";
-
-/// One LMTP transaction for one recipient, as an MTA's LMTP client runs
-/// it. `Ok(reply)`: the server's answer to the message (or the first
-/// unexpected reply before it); `Err`: the connection failed.
-fn deliver(port: u16, raw: &[u8]) -> Result<String, String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut r = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-    let mut w = stream;
-    let greeting = read_reply(&mut r)?;
-    if !greeting.starts_with("220") {
-        return Ok(greeting);
-    }
-    for (cmd, want) in [
-        (&b"LHLO mta.example.org\r\n"[..], "250"),
-        (b"MAIL FROM:<rita@example.org>\r\n", "250"),
-        (b"RCPT TO:<security@project.example>\r\n", "250"),
-        (b"DATA\r\n", "354"),
-    ] {
-        w.write_all(cmd).map_err(|e| e.to_string())?;
-        let reply = read_reply(&mut r)?;
-        if !reply.starts_with(want) {
-            return Ok(reply);
-        }
-    }
-    w.write_all(raw).map_err(|e| e.to_string())?;
-    w.write_all(b".\r\n").map_err(|e| e.to_string())?;
-    // Cut here, the message may or may not be stored: the retry must
-    // not file it twice.
-    let reply = read_reply(&mut r).map_err(|e| format!("{AFTER_DATA}: {e}"))?;
-    let _ = w.write_all(b"QUIT\r\n");
-    Ok(reply)
-}
-
 fn message(tag: &str, i: usize) -> (String, Vec<u8>) {
     let subject = format!("{tag} {i:03}");
     let raw = format!(
@@ -186,7 +128,7 @@ fn deliver_until_accepted(
     pause: Duration,
 ) {
     loop {
-        match deliver(port, raw) {
+        match lmtp_deliver(port, raw, Duration::from_secs(20)) {
             Ok(reply) if reply.starts_with("250") => {
                 let mut t = tally.lock().unwrap();
                 *t.acked.entry(i).or_default() += 1;
@@ -198,7 +140,7 @@ fn deliver_until_accepted(
             Err(e) => {
                 let mut t = tally.lock().unwrap();
                 t.broken += 1;
-                if e.starts_with(AFTER_DATA) {
+                if e.starts_with(CUT_AFTER_DATA) {
                     t.cut_after_data += 1;
                 }
             }

@@ -3,28 +3,7 @@
 //! encrypted copy, answers signed, and the reporter gets the answer from
 //! the team, encrypted, without the member's address.
 
-use std::io::Write;
-use std::process::Stdio;
-
-use crate::support::{Gateway, Gpg, armored_block, pgp_mime};
-
-fn ingest(g: &Gateway, raw: &[u8]) -> String {
-    let mut child = g
-        .command(&["ingest"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use crate::support::{Gateway, Gpg, armored_block, ingest_ok, pgp_mime};
 
 /// Flushes the outbox; returns the new .eml files' contents.
 fn flush(g: &Gateway, seen: &mut Vec<std::path::PathBuf>) -> Vec<String> {
@@ -115,7 +94,7 @@ The pipelines API server trusts X-Forwarded-User. CANARY-ROUND\r\n\
         ],
         Some(inner.as_bytes()),
     );
-    let id = ingest(
+    let id = ingest_ok(
         &g,
         &pgp_mime(
             "Rita <rita@example.org>",
@@ -170,7 +149,7 @@ The pipelines API server trusts X-Forwarded-User. CANARY-ROUND\r\n\
         ],
         Some(answer.as_bytes()),
     );
-    let again = ingest(
+    let again = ingest_ok(
         &g,
         &pgp_mime(
             "Tom <tom@project.example>",

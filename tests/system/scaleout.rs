@@ -24,8 +24,8 @@
 //!   finds it by its marker).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +35,9 @@ use std::time::{Duration, Instant};
 use embargo_github_standin as standin;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::support::{Gateway, GitHubStandIn, SmtpSink, free_port, psql_query};
+use crate::support::{
+    Gateway, GitHubStandIn, SmtpSink, free_port, ingest_ok, lmtp_deliver, psql_query,
+};
 
 const STREAM: usize = 40;
 const PUBLICATIONS: usize = 3;
@@ -155,56 +157,6 @@ fn replica_dir(g: &Gateway, name: &str) -> PathBuf {
     dir
 }
 
-fn read_reply(r: &mut BufReader<TcpStream>) -> Result<String, String> {
-    let mut all = String::new();
-    loop {
-        let mut line = String::new();
-        match r.read_line(&mut line) {
-            Ok(0) => return Err(format!("connection closed after {all:?}")),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        all.push_str(&line);
-        if line.len() < 4 || line.as_bytes()[3] == b' ' {
-            return Ok(all);
-        }
-    }
-}
-
-/// One LMTP transaction for one recipient. `Ok(reply)`: the answer to the
-/// message (or the first unexpected reply); `Err`: the connection failed.
-fn deliver(port: u16, raw: &[u8]) -> Result<String, String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut r = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-    let mut w = stream;
-    let greeting = read_reply(&mut r)?;
-    if !greeting.starts_with("220") {
-        return Ok(greeting);
-    }
-    for (cmd, want) in [
-        (&b"LHLO mta.example.org\r\n"[..], "250"),
-        (b"MAIL FROM:<rita@example.org>\r\n", "250"),
-        (b"RCPT TO:<security@project.example>\r\n", "250"),
-        (b"DATA\r\n", "354"),
-    ] {
-        w.write_all(cmd).map_err(|e| e.to_string())?;
-        let reply = read_reply(&mut r)?;
-        if !reply.starts_with(want) {
-            return Ok(reply);
-        }
-    }
-    w.write_all(raw).map_err(|e| e.to_string())?;
-    w.write_all(b".\r\n").map_err(|e| e.to_string())?;
-    let reply = read_reply(&mut r)?;
-    let _ = w.write_all(b"QUIT\r\n");
-    Ok(reply)
-}
-
 fn message(i: usize) -> (String, Vec<u8>) {
     let subject = format!("scale-out {i:03}");
     let raw = format!(
@@ -241,7 +193,7 @@ fn stream(ports: [u16; 2], tally: Arc<Mutex<Tally>>, killed: Arc<AtomicBool>) {
         let mut target = i % 2;
         loop {
             let port = ports[target];
-            match deliver(port, &raw) {
+            match lmtp_deliver(port, &raw, Duration::from_secs(30)) {
                 Ok(reply) if reply.starts_with("250") => {
                     *tally.lock().unwrap().acked.entry(i).or_default() += 1;
                     break;
@@ -256,24 +208,6 @@ fn stream(ports: [u16; 2], tally: Arc<Mutex<Tally>>, killed: Arc<AtomicBool>) {
         }
         std::thread::sleep(Duration::from_millis(40));
     }
-}
-
-fn ingest(g: &Gateway, raw: &[u8]) -> String {
-    let mut child = g
-        .command(&["ingest"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "ingest: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Reports filed, accepted and scheduled for publication at `at`.
@@ -292,7 +226,7 @@ fn scheduled_reports(g: &Gateway, at: Timestamp) -> Vec<String> {
                 "From: Rita <rita@example.org>\r\nTo: security@project.example\r\n\
 Subject: to publish {i}\r\nMessage-ID: <publish-{i}@example.org>\r\n\r\nDetails {i}.\r\n"
             );
-            let id = ingest(g, raw.as_bytes());
+            let id = ingest_ok(g, raw.as_bytes());
             g.ok(&[
                 "report",
                 "triage",
@@ -608,8 +542,8 @@ fn metrics_count_every_channel(g: Gateway, replicas: usize) {
     }
 
     // Through the pipe: two filed (one unreadable), one refused.
-    ingest(&g, &message(900).1);
-    ingest(&g, &undecryptable_report());
+    ingest_ok(&g, &message(900).1);
+    ingest_ok(&g, &undecryptable_report());
     let out = g
         .command(&["ingest"])
         .stdin(Stdio::piped())
@@ -624,7 +558,8 @@ fn metrics_count_every_channel(g: Gateway, replicas: usize) {
     assert_eq!(out.code(), Some(65));
     // Through LMTP, to the first replica: one filed, once redelivered.
     for _ in 0..2 {
-        let reply = deliver(running[0].lmtp, &message(901).1).unwrap();
+        let reply =
+            lmtp_deliver(running[0].lmtp, &message(901).1, Duration::from_secs(30)).unwrap();
         assert!(reply.starts_with("250"), "{reply}");
     }
 

@@ -491,3 +491,92 @@ impl Drop for GitHubStandIn {
         }
     }
 }
+
+// ---------------------------------------------------------------- mail in
+
+/// One LMTP/SMTP reply, all its lines (up to the one with a space after
+/// the code).
+pub fn read_reply(r: &mut std::io::BufReader<std::net::TcpStream>) -> Result<String, String> {
+    use std::io::BufRead as _;
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        match r.read_line(&mut line) {
+            Ok(0) => return Err(format!("connection closed after {all:?}")),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        all.push_str(&line);
+        if line.len() < 4 || line.as_bytes()[3] == b' ' {
+            return Ok(all);
+        }
+    }
+}
+
+/// How the error of [`lmtp_deliver`] begins when the connection failed
+/// after the message was sent (it may or may not be stored).
+pub const CUT_AFTER_DATA: &str = "cut after the message was sent";
+
+/// One LMTP transaction for one recipient, as an MTA's LMTP client runs
+/// it, each read and write bounded by `io_timeout`. `Ok(reply)`: the
+/// server's answer to the message (or the first unexpected reply before
+/// it); `Err`: the connection failed.
+pub fn lmtp_deliver(
+    port: u16,
+    raw: &[u8],
+    io_timeout: std::time::Duration,
+) -> Result<String, String> {
+    use std::io::Write as _;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let stream = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2))
+        .map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(io_timeout)).unwrap();
+    stream.set_write_timeout(Some(io_timeout)).unwrap();
+    let mut r = std::io::BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+    let mut w = stream;
+    let greeting = read_reply(&mut r)?;
+    if !greeting.starts_with("220") {
+        return Ok(greeting);
+    }
+    for (cmd, want) in [
+        (&b"LHLO mta.example.org\r\n"[..], "250"),
+        (b"MAIL FROM:<rita@example.org>\r\n", "250"),
+        (b"RCPT TO:<security@project.example>\r\n", "250"),
+        (b"DATA\r\n", "354"),
+    ] {
+        w.write_all(cmd).map_err(|e| e.to_string())?;
+        let reply = read_reply(&mut r)?;
+        if !reply.starts_with(want) {
+            return Ok(reply);
+        }
+    }
+    w.write_all(raw).map_err(|e| e.to_string())?;
+    w.write_all(b".\r\n").map_err(|e| e.to_string())?;
+    // Cut here, the message may or may not be stored: a retry must not
+    // file it twice.
+    let reply = read_reply(&mut r).map_err(|e| format!("{CUT_AFTER_DATA}: {e}"))?;
+    let _ = w.write_all(b"QUIT\r\n");
+    Ok(reply)
+}
+
+/// `embargo ingest` with `raw` on stdin, which must succeed; what it
+/// printed (the tracking ID), trimmed.
+pub fn ingest_ok(g: &Gateway, raw: &[u8]) -> String {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = g
+        .command(&["ingest"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ingest: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

@@ -1,5 +1,5 @@
 -- Embargo warnings (issue 6), SQLite dialect; keep in step with
--- ../postgres/0007_embargo_warnings.sql.
+-- ../postgres/0006_embargo_warnings.sql.
 --
 -- One row per warning sent before an embargo end (by default 14 and 2 days
 -- before it), written in the transaction that queues the warning mail. The

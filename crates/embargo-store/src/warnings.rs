@@ -1,7 +1,7 @@
 //! Embargo warnings: which scheduled embargoes end soon, and which
 //! warnings went out for them.
 //!
-//! Schema: `migrations/*/0007_embargo_warnings.sql`. A warning is
+//! Schema: `migrations/*/0006_embargo_warnings.sql`. A warning is
 //! `(report, days before the end, embargo end)`; [`Tx::claim_embargo_warning`]
 //! inserts it in the transaction that queues the warning mail, and the
 //! primary key lets only one transaction ever do so. Nothing here is

@@ -1,4 +1,4 @@
-//! Embargo warnings (migration 0007): which embargoes end soon, and that
+//! Embargo warnings (migration 0006): which embargoes end soon, and that
 //! each warning is recorded exactly once per report and embargo end, even
 //! with many transactions claiming it at once. Every case runs on SQLite
 //! (a temp file) and on PostgreSQL (a fresh database per test) when

@@ -226,6 +226,19 @@ fn parse_since(s: &str) -> Result<Option<Timestamp>, WebError> {
     s.parse::<Timestamp>().map(Some).map_err(|_| bad())
 }
 
+/// The agenda asked for by `q`, now, as `current` may see it; with the
+/// `since` it was asked for and the instant it was made at.
+async fn agenda_for(
+    state: &AppState,
+    current: &Current,
+    q: &AgendaQuery,
+) -> Result<(Agenda, Option<Timestamp>, Timestamp), WebError> {
+    let since = parse_since(&q.since)?;
+    let now = Timestamp::now();
+    let agenda = scoped_agenda(state, current, since, now).await?;
+    Ok((agenda, since, now))
+}
+
 /// The agenda at `now` as `current` may see it.
 async fn scoped_agenda(
     state: &AppState,
@@ -401,9 +414,7 @@ pub(crate) async fn page(
     Authed(current): Authed,
     Query(q): Query<AgendaQuery>,
 ) -> Result<Response, WebError> {
-    let since = parse_since(&q.since)?;
-    let now = Timestamp::now();
-    let agenda = scoped_agenda(&state, &current, since, now).await?;
+    let (agenda, since, _) = agenda_for(&state, &current, &q).await?;
     let scope = authz::scope(&current.user);
     let sla = state.config().sla;
     let flash = (q.done == "1").then(|| match &agenda.last_review {
@@ -494,9 +505,7 @@ pub(crate) async fn markdown(
     Authed(current): Authed,
     Query(q): Query<AgendaQuery>,
 ) -> Result<Response, WebError> {
-    let since = parse_since(&q.since)?;
-    let now = Timestamp::now();
-    let agenda = scoped_agenda(&state, &current, since, now).await?;
+    let (agenda, _, now) = agenda_for(&state, &current, &q).await?;
     Ok(download(
         embargo_review::agenda_markdown(&agenda),
         "text/markdown; charset=utf-8",
@@ -511,9 +520,7 @@ pub(crate) async fn json(
     Authed(current): Authed,
     Query(q): Query<AgendaQuery>,
 ) -> Result<Response, WebError> {
-    let since = parse_since(&q.since)?;
-    let now = Timestamp::now();
-    let agenda = scoped_agenda(&state, &current, since, now).await?;
+    let (agenda, _, now) = agenda_for(&state, &current, &q).await?;
     let body = serde_json::to_string_pretty(&agenda)
         .map_err(|e| WebError::Internal(format!("agenda JSON: {e}")))?;
     Ok(download(

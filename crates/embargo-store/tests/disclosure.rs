@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use embargo_domain::{Login, TrackingId, TrackingPrefix};
 use embargo_store::{
-    AdvisoryText, Direction, DisclosureWrite, JobOutcome, JobRelease, JobState, NewMessage,
-    NewReport, PlaceholderIssue, Signature, Store, StoreError,
+    AdvisoryText, DisclosureWrite, JobOutcome, JobRelease, JobState, PlaceholderIssue, Store,
+    StoreError,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -52,38 +52,6 @@ fn login(s: &str) -> Login {
     Login::parse(s).unwrap()
 }
 
-async fn file(store: &Store, mid: &str) -> TrackingId {
-    let body = "steps to reproduce";
-    let filed = store
-        .create_report(
-            &TrackingPrefix::parse("SEC").unwrap(),
-            t0(),
-            NewReport {
-                subject: "report".to_owned(),
-                reporter: "reporter@example.org".to_owned(),
-            },
-            NewMessage {
-                message_id: Some(format!("<{mid}>")),
-                raw: format!("Message-ID: <{mid}>\r\n\r\n{body}").into_bytes(),
-                direction: Direction::Inbound,
-                received_at: t0(),
-                date: None,
-                from: "reporter@example.org".to_owned(),
-                subject: "report".to_owned(),
-                headers: format!("Message-ID: <{mid}>\r\n"),
-                body_text: body.to_owned(),
-                encrypted: false,
-                decrypted: false,
-                decrypt_error: None,
-                signature: Signature::none(),
-                attachments: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-    filed.report().clone()
-}
-
 fn advisory(text: &str) -> AdvisoryText {
     AdvisoryText {
         title: "RCE in the API server".to_owned(),
@@ -93,6 +61,10 @@ fn advisory(text: &str) -> AdvisoryText {
         credit: Some("Jane Doe".to_owned()),
         cve: None,
     }
+}
+
+async fn file(store: &Store, mid: &str) -> TrackingId {
+    embargo_testkit::file_report(store, "report", mid, "steps to reproduce", t0()).await
 }
 
 async fn put(

@@ -12,10 +12,10 @@
     clippy::indexing_slicing
 )]
 
-use embargo_domain::{Login, TrackingId, TrackingPrefix, WgName};
+use embargo_domain::{Login, TrackingId, WgName};
 use embargo_store::{
-    Actor, DigestKind, DigestRun, Direction, ImportKind, NewImportRun, NewMessage, NewReport,
-    ScanFindingRow, ScanImageRow, Signature, Store, StoreError, WgRecord,
+    Actor, DigestKind, DigestRun, ImportKind, NewImportRun, ScanFindingRow, ScanImageRow, Store,
+    StoreError, WgRecord,
 };
 use jiff::{SignedDuration, Timestamp};
 use zeroize::Zeroizing;
@@ -79,40 +79,8 @@ fn finding(wg_name: Option<&str>, image: &str, id: &str, severity: &str) -> Scan
     }
 }
 
-fn message(mid: &str, at: Timestamp) -> NewMessage {
-    NewMessage {
-        message_id: Some(format!("<{mid}>")),
-        raw: format!("Message-ID: <{mid}>\r\n\r\nbody").into_bytes(),
-        direction: Direction::Inbound,
-        received_at: at,
-        date: None,
-        from: "reporter@example.org".to_owned(),
-        subject: "report".to_owned(),
-        headers: format!("Message-ID: <{mid}>\r\n"),
-        body_text: "body".to_owned(),
-        encrypted: false,
-        decrypted: false,
-        decrypt_error: None,
-        signature: Signature::none(),
-        attachments: Vec::new(),
-    }
-}
-
 async fn file(store: &Store, mid: &str, at: Timestamp) -> TrackingId {
-    store
-        .create_report(
-            &TrackingPrefix::parse("SEC").unwrap(),
-            at,
-            NewReport {
-                subject: "subject".to_owned(),
-                reporter: "reporter@example.org".to_owned(),
-            },
-            message(mid, at),
-        )
-        .await
-        .unwrap()
-        .report()
-        .clone()
+    embargo_testkit::file_report(store, "subject", mid, "body", at).await
 }
 
 // ---------------------------------------------------------------- cases

@@ -14,10 +14,8 @@
 
 use std::sync::Arc;
 
-use embargo_domain::{Action, EmbargoPolicy, Severity, State, TrackingId, TrackingPrefix, WgName};
-use embargo_store::{
-    Actor, Direction, NewMessage, NewOutbox, NewReport, Signature, Store, StoreError,
-};
+use embargo_domain::{Action, EmbargoPolicy, Severity, State, TrackingId, WgName};
+use embargo_store::{Actor, NewOutbox, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
 
 mod common;
@@ -44,34 +42,7 @@ fn wg() -> WgName {
 
 /// Files a report at `t0()`; with `until`, takes it to `scheduled`.
 async fn report(store: &Store, mid: &str, until: Option<Timestamp>) -> TrackingId {
-    let filed = store
-        .create_report(
-            &TrackingPrefix::parse("SEC").unwrap(),
-            t0(),
-            NewReport {
-                subject: "report".to_owned(),
-                reporter: "reporter@example.org".to_owned(),
-            },
-            NewMessage {
-                message_id: Some(format!("<{mid}>")),
-                raw: format!("Message-ID: <{mid}>\r\n\r\nbody").into_bytes(),
-                direction: Direction::Inbound,
-                received_at: t0(),
-                date: None,
-                from: "reporter@example.org".to_owned(),
-                subject: "report".to_owned(),
-                headers: format!("Message-ID: <{mid}>\r\n"),
-                body_text: "body".to_owned(),
-                encrypted: false,
-                decrypted: false,
-                decrypt_error: None,
-                signature: Signature::none(),
-                attachments: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let id = filed.report().clone();
+    let id = embargo_testkit::file_report(store, "report", mid, "body", t0()).await;
     let policy = EmbargoPolicy::default();
     let mut actions = vec![
         Action::Triage {

@@ -222,3 +222,49 @@ macro_rules! on_both_backends {
         }
     )*};
 }
+
+/// A plain inbound message: `Message-ID: <mid>`, `body`, received at
+/// `at`, from `reporter@example.org`, subject `report`, not encrypted.
+pub fn inbound_message(mid: &str, body: &str, at: jiff::Timestamp) -> embargo_store::NewMessage {
+    embargo_store::NewMessage {
+        message_id: Some(format!("<{mid}>")),
+        raw: format!("Message-ID: <{mid}>\r\n\r\n{body}").into_bytes(),
+        direction: embargo_store::Direction::Inbound,
+        received_at: at,
+        date: None,
+        from: "reporter@example.org".to_owned(),
+        subject: "report".to_owned(),
+        headers: format!("Message-ID: <{mid}>\r\n"),
+        body_text: body.to_owned(),
+        encrypted: false,
+        decrypted: false,
+        decrypt_error: None,
+        signature: embargo_store::Signature::none(),
+        attachments: Vec::new(),
+    }
+}
+
+/// Files a new report (`SEC-…`, subject `subject`) from
+/// [`inbound_message`] at `at`.
+pub async fn file_report(
+    store: &Store,
+    subject: &str,
+    mid: &str,
+    body: &str,
+    at: jiff::Timestamp,
+) -> embargo_domain::TrackingId {
+    store
+        .create_report(
+            &embargo_domain::TrackingPrefix::parse("SEC").unwrap(),
+            at,
+            embargo_store::NewReport {
+                subject: subject.to_owned(),
+                reporter: "reporter@example.org".to_owned(),
+            },
+            inbound_message(mid, body, at),
+        )
+        .await
+        .unwrap()
+        .report()
+        .clone()
+}

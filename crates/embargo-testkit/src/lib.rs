@@ -25,7 +25,7 @@ mod mail;
 
 use std::path::{Path, PathBuf};
 
-pub use db::{Keep, TestDb, with_database};
+pub use db::{Keep, TestDb, file_report, inbound_message, with_database};
 pub use gpg::Gpg;
 pub use mail::{armored_message_in, header, headers};
 

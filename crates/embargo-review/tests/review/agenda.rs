@@ -14,7 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use crate::common::{Harness, login, report_in, t};
-use crate::standin::{self, Issue, TOKEN, fault};
+use crate::standin::{self, TOKEN, fault};
 
 on_both_backends!(
     agenda_lists_reports_and_public_issues,
@@ -134,7 +134,7 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
         let mut st = server.lock();
         st.max_per_page = 2;
         for i in 0..5 {
-            let mut issue = Issue::new(
+            let mut issue = standin::issue(
                 "kubeflow/pipelines",
                 &format!("pipelines sec {i}"),
                 &["security", "area/backend"],
@@ -145,19 +145,19 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
             }
             st.insert(issue);
         }
-        st.insert(Issue::new(
+        st.insert(standin::issue(
             "kubeflow/pipelines",
             "too old",
             &["security"],
             now() - days(20),
         ));
-        st.insert(Issue::new(
+        st.insert(standin::issue(
             "kubeflow/pipelines",
             "not security",
             &["bug"],
             now() - days(1),
         ));
-        let mut pr = Issue::new(
+        let mut pr = standin::issue(
             "kubeflow/pipelines",
             "a pull request",
             &["security"],
@@ -165,13 +165,13 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
         );
         pr.pull_request = true;
         st.insert(pr);
-        st.insert(Issue::new(
+        st.insert(standin::issue(
             "kubeflow/katib",
             "katib sec",
             &["security"],
             now() - days(2),
         ));
-        st.insert(Issue::new(
+        st.insert(standin::issue(
             "kubeflow/hub",
             "hub sec",
             &["security"],
@@ -274,15 +274,16 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
         let pipeline_pages = st
             .seen
             .iter()
-            .filter(|p| {
-                p.contains("/repos/kubeflow/pipelines/") || p.contains("/repositories/1000/")
+            .filter(|s| {
+                s.path.contains("/repos/kubeflow/pipelines/")
+                    || s.path.contains("/repositories/1000/")
             })
             .count();
         assert_eq!(pipeline_pages, 3, "{:?}", st.seen);
         let katib = st
             .seen
             .iter()
-            .filter(|p| p.starts_with("/repos/kubeflow/katib/"))
+            .filter(|s| s.path.starts_with("/repos/kubeflow/katib/"))
             .count();
         assert_eq!(katib, 2, "{:?}", st.seen);
     }
@@ -316,7 +317,7 @@ async fn agenda_lists_reports_and_public_issues(h: &Harness) {
         .await
         .unwrap();
     assert_eq!(run.since, None);
-    server.lock().insert(Issue::new(
+    server.lock().insert(standin::issue(
         "kubeflow/pipelines",
         "after the review",
         &["security"],

@@ -5,79 +5,15 @@
 //! embargo end, exactly one labelled issue after it even with two
 //! publishers racing, and the OSV/CSAF exports.
 
-use std::io::Write;
 use std::process::{Output, Stdio};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use embargo_github_standin as standin;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::support::{Gateway, assert_one_line_error};
-
-/// The GitHub stand-in, served by its own runtime on a background thread
-/// for as long as this value lives.
-struct GitHub {
-    server: standin::Server,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl GitHub {
-    fn start() -> Self {
-        let (ready_tx, ready_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                ready_tx.send(standin::start().await).unwrap();
-                let _ = stop_rx.await;
-            });
-        });
-        let server = ready_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the stand-in started");
-        Self {
-            server,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for GitHub {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn ingest(g: &Gateway, raw: &[u8]) -> String {
-    let mut child = g
-        .command(&["ingest"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "ingest: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
+use crate::support::{
+    Gateway, GitHubStandIn as GitHub, assert_one_line_error, ingest_ok as ingest,
+};
 
 const REPORT: &str = "From: Rita <rita@example.org>\r\nTo: security@project.example\r\n\
 Subject: RCE in the pipelines API server\r\nMessage-ID: <publish-1@example.org>\r\n\

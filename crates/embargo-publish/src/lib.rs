@@ -23,8 +23,10 @@
 //!   those without a key), exactly once per warning, report and end: the
 //!   warning is recorded in the transaction that queues its mail.
 //! * **Placeholder** ([`open_placeholder`]): optional per WG, a vague
-//!   public issue at acceptance, filled in at disclosure
-//!   ([`PlaceholderPublisher`]: the same behind a trait object).
+//!   public issue at acceptance, filled in at disclosure, opened once
+//!   however many attempts race (the store's leased placeholder job)
+//!   ([`PlaceholderPublisher`]: the same behind a trait object, as
+//!   [`Placeholders`] with its lease).
 //! * **Exports** ([`osv`], [`csaf`]): OSV JSON and CSAF 2.0 of a published
 //!   advisory.
 //!
@@ -50,8 +52,8 @@ pub use notices::{
     MailNotices, NoNotices, NoticeRecipient, Notices, PublishedNotice, reporter_cert,
 };
 pub use publication::{
-    PlaceholderOutcome, PlaceholderPublisher, PublicationOutcome, PublishConfig, open_placeholder,
-    placeholder_draft, publish_due,
+    PlaceholderOutcome, PlaceholderPublisher, Placeholders, PublicationOutcome, PublishConfig,
+    open_placeholder, placeholder_draft, publish_due,
 };
 pub use time::{EmbargoEnd, parse_instant};
 pub use warnings::{EmbargoWarnings, WarningOutcome, WarningRecipients, send_embargo_warnings};

@@ -20,9 +20,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use embargo_domain::{Action, EmbargoPolicy, Refusal, Report, State, TrackingId};
+use embargo_domain::{Action, EmbargoPolicy, Refusal, Report, State, TrackingId, WgName};
 use embargo_github::{Backoff, GitHubError, IssueDraft, IssueRef, Publisher, Repo};
-use embargo_store::{Actor, JobOutcome, PlaceholderIssue, PublicationJob, Store, StoreError};
+use embargo_store::{
+    Actor, JobOutcome, PlaceholderClaim, PlaceholderIssue, PublicationJob, Store, StoreError,
+};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -672,6 +674,13 @@ pub enum PlaceholderOutcome {
     },
     /// The report's WG does not use placeholders.
     NotWanted { id: TrackingId },
+    /// Another attempt (another admin, the CLI, another replica) holds the
+    /// placeholder job's lease until `lease_until`: nothing done. If that
+    /// attempt dies, the next one after `lease_until` takes over.
+    InProgress {
+        id: TrackingId,
+        lease_until: Timestamp,
+    },
 }
 
 fn existing(p: PlaceholderIssue) -> PlaceholderOutcome {
@@ -683,16 +692,36 @@ fn existing(p: PlaceholderIssue) -> PlaceholderOutcome {
     }
 }
 
+/// A lease owner unique to one attempt: process and a random part.
+fn attempt_owner() -> String {
+    format!(
+        "placeholder:{}:{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    )
+}
+
 /// When a report is accepted, and its WG wants it: opens the vague public
 /// placeholder issue ("[SEC-…] Security issue under embargo", no details)
 /// that [`publish_due`] fills in at the embargo end instead of opening a
-/// second issue. Idempotent: a placeholder recorded or found by its marker
-/// is not opened again.
+/// second issue.
+///
+/// Exactly once, however many attempts run at the same time (CLI accept,
+/// admin retries, replicas): a placeholder already recorded is returned as
+/// [`PlaceholderOutcome::Existing`]; otherwise the attempt claims the
+/// report's placeholder job for `lease` (`[publish] lease_seconds`) before
+/// it searches for the report's marker and creates, and a concurrent
+/// attempt gets [`PlaceholderOutcome::InProgress`] and does nothing. The
+/// issue is recorded and the job done in one transaction; a failure is
+/// recorded on the job with its reason (shown to admins, and the next
+/// attempt claims it again). A holder that dies leaves a lease that runs
+/// out; the next attempt finds its issue, if any, by the marker.
 pub async fn open_placeholder<P: Publisher>(
     store: &Store,
     publisher: &P,
     wgs: &WgRepos,
     id: &TrackingId,
+    lease: SignedDuration,
     now: Timestamp,
 ) -> Result<PlaceholderOutcome, PublishError> {
     if let Some(p) = store.get_placeholder_issue(id).await? {
@@ -708,10 +737,56 @@ pub async fn open_placeholder<P: Publisher>(
         .wg
         .as_ref()
         .ok_or_else(|| PublishError::NoWg { id: id.clone() })?;
-    let target = wgs.target(wg)?;
-    if !target.placeholder {
+    if wgs.get(wg).is_some_and(|t| !t.placeholder) {
         return Ok(PlaceholderOutcome::NotWanted { id: id.clone() });
     }
+    let owner = attempt_owner();
+    match store.claim_placeholder_job(id, &owner, lease, now).await? {
+        PlaceholderClaim::Claimed(_) => {}
+        PlaceholderClaim::Busy { lease_until } => {
+            tracing::info!(report = %id, %lease_until, "placeholder issue being opened by another attempt");
+            return Ok(PlaceholderOutcome::InProgress {
+                id: id.clone(),
+                lease_until,
+            });
+        }
+        PlaceholderClaim::Done { .. } => {
+            // Finished by another attempt since the first look.
+            return match store.get_placeholder_issue(id).await? {
+                Some(p) => Ok(existing(p)),
+                None => Err(PublishError::Store(StoreError::Conflict(
+                    "the placeholder job is done but no placeholder issue is recorded".to_owned(),
+                ))),
+            };
+        }
+    }
+    match open_claimed(store, publisher, wgs, id, wg, &owner, now).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            // Lease lost: the new holder records its own outcome.
+            if !matches!(&e, PublishError::Store(StoreError::Conflict(_)))
+                && let Err(store_err) = store
+                    .fail_placeholder_job(id, &owner, &e.to_string(), now)
+                    .await
+            {
+                tracing::warn!(report = %id, error = %store_err, "placeholder failure not recorded");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The claimed part of [`open_placeholder`]: marker search, create, record.
+async fn open_claimed<P: Publisher>(
+    store: &Store,
+    publisher: &P,
+    wgs: &WgRepos,
+    id: &TrackingId,
+    wg: &WgName,
+    owner: &str,
+    now: Timestamp,
+) -> Result<PlaceholderOutcome, PublishError> {
+    let target = wgs.target(wg)?;
     let draft = placeholder_draft(id, &target.labels);
     let published = publisher.publish(&target.repo, &draft).await?;
     let p = PlaceholderIssue {
@@ -731,6 +806,7 @@ pub async fn open_placeholder<P: Publisher>(
             ))),
         };
     }
+    tx.finish_placeholder_job(id, owner, &p.url, now).await?;
     tx.append_event(
         Some(id),
         &Actor::System,
@@ -751,9 +827,9 @@ pub async fn open_placeholder<P: Publisher>(
 
 /// [`open_placeholder`] behind a trait object, for callers that hold the
 /// GitHub client as `Arc<dyn PlaceholderPublisher>` (the admin view):
-/// [`Publisher`] itself is not object safe. Every [`Publisher`] is one.
+/// [`Publisher`] itself is not object safe. [`Placeholders`] is one.
 pub trait PlaceholderPublisher: Send + Sync {
-    /// [`open_placeholder`] through this publisher.
+    /// [`open_placeholder`] through this publisher, with its lease.
     fn open_placeholder<'a>(
         &'a self,
         store: &'a Store,
@@ -763,7 +839,22 @@ pub trait PlaceholderPublisher: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<PlaceholderOutcome, PublishError>> + Send + 'a>>;
 }
 
-impl<P: Publisher> PlaceholderPublisher for P {
+/// A [`Publisher`] and the lease its placeholder attempts claim the job
+/// for (`[publish] lease_seconds`): the [`PlaceholderPublisher`] to hand
+/// to the admin view.
+#[derive(Debug, Clone)]
+pub struct Placeholders<P> {
+    pub publisher: P,
+    pub lease: SignedDuration,
+}
+
+impl<P: Publisher> Placeholders<P> {
+    pub fn new(publisher: P, lease: SignedDuration) -> Self {
+        Self { publisher, lease }
+    }
+}
+
+impl<P: Publisher> PlaceholderPublisher for Placeholders<P> {
     fn open_placeholder<'a>(
         &'a self,
         store: &'a Store,
@@ -771,6 +862,13 @@ impl<P: Publisher> PlaceholderPublisher for P {
         id: &'a TrackingId,
         now: Timestamp,
     ) -> Pin<Box<dyn Future<Output = Result<PlaceholderOutcome, PublishError>> + Send + 'a>> {
-        Box::pin(open_placeholder(store, self, wgs, id, now))
+        Box::pin(open_placeholder(
+            store,
+            &self.publisher,
+            wgs,
+            id,
+            self.lease,
+            now,
+        ))
     }
 }

@@ -1,7 +1,8 @@
 //! Publication through the real GitHub client (octocrab) against the local
 //! stand-in of GitHub's REST API, on both backends: the issue as created,
 //! a lost response, rate limits, refusals, a crash after creating, racing
-//! publishers, the placeholder filled in.
+//! publishers, the placeholder filled in; the placeholder opened once by
+//! racing attempts, taken over from a dead holder, a refusal recorded.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,7 +26,7 @@ use embargo_publish::{
     DisclosurePolicy, NoNotices, PlaceholderOutcome, PublicationOutcome, PublishConfig,
     open_placeholder, publish_due, retry_job, schedule,
 };
-use embargo_store::{JobState, Store};
+use embargo_store::{JobState, PlaceholderClaim, Store};
 use jiff::Timestamp;
 use serde_json::json;
 use standin::{CreateFault, TOKEN, fault, headers};
@@ -39,6 +40,9 @@ on_both_backends!(
     crash_after_create_then_takeover,
     racing_publishers_one_issue_each,
     placeholder_filled_in,
+    racing_placeholder_attempts_one_issue,
+    placeholder_holder_dies_then_takeover,
+    placeholder_failure_recorded_then_retried,
 );
 
 fn client(server: &standin::Server) -> Client {
@@ -497,7 +501,7 @@ async fn placeholder_filled_in(h: &Harness) {
     let gh = client(&server);
     let config = config(true);
     let id = accepted_report(store, "ph@x").await;
-    let out = open_placeholder(store, &gh, &config.wgs, &id, t0() + days(1))
+    let out = open_placeholder(store, &gh, &config.wgs, &id, config.lease, t0() + days(1))
         .await
         .unwrap();
     assert!(
@@ -515,7 +519,7 @@ async fn placeholder_filled_in(h: &Harness) {
         assert!(issue.labels.iter().any(|l| l == SECURITY_LABEL));
     }
     // Opening again: the recorded one.
-    let out = open_placeholder(store, &gh, &config.wgs, &id, t0() + days(1))
+    let out = open_placeholder(store, &gh, &config.wgs, &id, config.lease, t0() + days(1))
         .await
         .unwrap();
     assert!(
@@ -557,4 +561,186 @@ async fn placeholder_filled_in(h: &Harness) {
         format!("[{id}] Arbitrary code execution in the pipeline API server")
     );
     assert_eq!(issue.labels, [SECURITY_LABEL, "area/pipelines"]);
+}
+
+/// An accepted report of a WG with placeholders, and 4 attempts at once
+/// (two admins' retries, the CLI, another replica): GitHub holds the first
+/// create's answer, and meanwhile the other three find the job in
+/// progress and do nothing. Exactly one issue at the stand-in.
+async fn racing_placeholder_attempts_one_issue(h: &Harness) {
+    let store = &h.store;
+    let server = standin::start().await;
+    let config = Arc::new(config(true));
+    let id = accepted_report(store, "phrace@x").await;
+    let now = t0() + days(1);
+    server.lock().hold_creates = true;
+    const N: usize = 4;
+    let start = Arc::new(tokio::sync::Barrier::new(N));
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let (store, gh, config, id, start) = (
+            store.clone(),
+            client(&server),
+            config.clone(),
+            id.clone(),
+            start.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            open_placeholder(&store, &gh, &config.wgs, &id, config.lease, now).await
+        }));
+    }
+    // Until one create is held and the other attempts are over (or, were
+    // attempts not excluded, a second create arrives).
+    loop {
+        let creates = server.lock().creates;
+        let finished = tasks.iter().filter(|t| t.is_finished()).count();
+        if creates > 1 || (creates == 1 && finished == N - 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    server.lock().hold_creates = false;
+    let mut opened = Vec::new();
+    let mut in_progress = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            PlaceholderOutcome::Opened { number, .. } => opened.push(number),
+            PlaceholderOutcome::InProgress { lease_until, .. } => {
+                assert_eq!(lease_until, now + config.lease);
+                in_progress += 1;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((opened.as_slice(), in_progress), (&[1][..], N - 1));
+    {
+        let st = server.lock();
+        assert_eq!((st.creates, st.issues_in(REPO).len()), (1, 1));
+    }
+    assert_eq!(
+        store
+            .get_placeholder_issue(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .number,
+        1
+    );
+    let job = store.get_placeholder_job(&id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Done, 1));
+    // Later attempts: the recorded one.
+    let out = open_placeholder(store, &client(&server), &config.wgs, &id, config.lease, now)
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, PlaceholderOutcome::Existing { number: 1, .. }),
+        "{out:?}"
+    );
+}
+
+/// The attempt that created the issue dies before recording it: its lease
+/// keeps others out until it runs out; the next attempt takes the job over
+/// and finds the issue by its marker instead of creating a second.
+async fn placeholder_holder_dies_then_takeover(h: &Harness) {
+    let store = &h.store;
+    let server = standin::start().await;
+    let config = config(true);
+    let id = accepted_report(store, "phdies@x").await;
+    let now = t0() + days(1);
+    let dying = DiesAfterCreate {
+        inner: client(&server),
+        died: Arc::new(Notify::new()),
+    };
+    let died = dying.died.clone();
+    tokio::select! {
+        out = open_placeholder(store, &dying, &config.wgs, &id, config.lease, now) => panic!("did not die: {out:?}"),
+        _ = died.notified() => {}
+    }
+    drop(dying);
+    assert_eq!(server.lock().creates, 1);
+    assert_eq!(store.get_placeholder_issue(&id).await.unwrap(), None);
+
+    let gh = client(&server);
+    let out = open_placeholder(store, &gh, &config.wgs, &id, config.lease, now + secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        PlaceholderOutcome::InProgress {
+            id: id.clone(),
+            lease_until: now + config.lease
+        }
+    );
+    let out = open_placeholder(
+        store,
+        &gh,
+        &config.wgs,
+        &id,
+        config.lease,
+        now + config.lease,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(out, PlaceholderOutcome::Opened { number: 1, .. }),
+        "{out:?}"
+    );
+    {
+        let st = server.lock();
+        assert_eq!((st.creates, st.issues_in(REPO).len()), (1, 1));
+    }
+    let job = store.get_placeholder_job(&id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Done, 2));
+}
+
+/// GitHub refuses: the error comes back and is recorded on the job (the
+/// admin view shows it); the next attempt claims it again and opens it.
+async fn placeholder_failure_recorded_then_retried(h: &Harness) {
+    let store = &h.store;
+    let server = standin::start().await;
+    let gh = client(&server);
+    let config = config(true);
+    let id = accepted_report(store, "phfail@x").await;
+    let now = t0() + days(1);
+    server.lock().faults.push_back(fault(
+        "POST",
+        "/repos/kubeflow/pipelines/issues",
+        403,
+        vec![],
+        json!({ "message": "Resource not accessible by integration" }),
+    ));
+    let err = open_placeholder(store, &gh, &config.wgs, &id, config.lease, now)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+    let job = store.get_placeholder_job(&id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.last_error.as_deref(), Some(err.to_string().as_str()));
+    assert!(!job.in_progress(now));
+    assert_eq!(server.lock().creates, 0);
+
+    // Retried at once (a failure holds no lease).
+    let out = open_placeholder(store, &gh, &config.wgs, &id, config.lease, now)
+        .await
+        .unwrap();
+    assert!(
+        matches!(out, PlaceholderOutcome::Opened { number: 1, .. }),
+        "{out:?}"
+    );
+    let job = store.get_placeholder_job(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (job.state, job.attempts, job.last_error),
+        (JobState::Done, 2, None)
+    );
+    assert_eq!(
+        store
+            .claim_placeholder_job(&id, "late", config.lease, now)
+            .await
+            .unwrap(),
+        PlaceholderClaim::Done {
+            issue_url: job.issue_url
+        }
+    );
+    assert_eq!(server.lock().creates, 1);
 }

@@ -699,7 +699,7 @@ async fn placeholder_is_filled_in(h: &Harness) {
     let until = t0() + days(10);
     let id = accepted_report(store, "ph@x").await;
     let worker = gh.worker(now, Fault::None);
-    let out = open_placeholder(store, &worker, &config.wgs, &id, now)
+    let out = open_placeholder(store, &worker, &config.wgs, &id, config.lease, now)
         .await
         .unwrap();
     let PlaceholderOutcome::Opened { number: 1, .. } = out else {
@@ -736,7 +736,7 @@ async fn placeholder_is_filled_in(h: &Harness) {
         assert!(issue.labels.iter().any(|l| l == SECURITY_LABEL));
     }
     // Idempotent.
-    let out = open_placeholder(store, &worker, &config.wgs, &id, now)
+    let out = open_placeholder(store, &worker, &config.wgs, &id, config.lease, now)
         .await
         .unwrap();
     assert!(
@@ -745,7 +745,7 @@ async fn placeholder_is_filled_in(h: &Harness) {
     );
     // A WG without placeholders: nothing.
     let other = accepted_report(store, "noph@x").await;
-    let out = open_placeholder(store, &worker, &wgs(false), &other, now)
+    let out = open_placeholder(store, &worker, &wgs(false), &other, config.lease, now)
         .await
         .unwrap();
     assert!(matches!(out, PlaceholderOutcome::NotWanted { .. }));

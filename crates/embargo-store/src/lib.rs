@@ -1,6 +1,6 @@
 //! The sealed store: reports, messages, audit trail, accounts, sessions,
-//! outbox and publication jobs, on SQLite (the embedded default) or
-//! PostgreSQL through one code path (`sqlx::AnyPool`).
+//! outbox, publication and placeholder jobs, on SQLite (the embedded
+//! default) or PostgreSQL through one code path (`sqlx::AnyPool`).
 //!
 //! * Every piece of content (subjects, bodies, headers, addresses,
 //!   attachments, event details, outgoing mail) is sealed with
@@ -24,6 +24,7 @@ mod disclosure;
 mod error;
 mod mailflow;
 mod model;
+mod placeholder_jobs;
 mod queue;
 mod registry;
 mod reports;
@@ -59,6 +60,7 @@ pub use model::{
     OutboxCounts, OutboxItem, OutboxState, PublicationJob, ReportDetail, ReportFilter,
     ReportSummary, Retry, Session, SigStatus, Signature, User,
 };
+pub use placeholder_jobs::{PlaceholderClaim, PlaceholderJob};
 pub use registry::{
     DigestKind, DigestRun, ImportKind, ImportRun, LastAction, NewImportRun, ReviewRun,
     ScanFindingRow, ScanImageRow, ScanRelease, WgRecord, check_release,

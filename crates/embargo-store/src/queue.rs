@@ -22,11 +22,11 @@ use crate::{Store, Tx};
 
 const MAX_ERROR_LEN: usize = 500;
 
-fn clip(error: &str) -> String {
+pub(crate) fn clip(error: &str) -> String {
     error.chars().take(MAX_ERROR_LEN).collect()
 }
 
-fn lease_end(now: Timestamp, lease: SignedDuration) -> Result<Timestamp> {
+pub(crate) fn lease_end(now: Timestamp, lease: SignedDuration) -> Result<Timestamp> {
     if lease <= SignedDuration::ZERO {
         return Err(StoreError::Invalid("lease must be positive".to_owned()));
     }
@@ -34,7 +34,7 @@ fn lease_end(now: Timestamp, lease: SignedDuration) -> Result<Timestamp> {
         .map_err(|_| StoreError::Invalid("lease too long".to_owned()))
 }
 
-fn check_owner(owner: &str) -> Result<()> {
+pub(crate) fn check_owner(owner: &str) -> Result<()> {
     if owner.is_empty() || owner.len() > 200 {
         return Err(StoreError::Invalid(
             "lease owner must be 1-200 bytes".to_owned(),

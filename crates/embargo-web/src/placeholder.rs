@@ -9,20 +9,26 @@
 //!   here: a failure is logged (tracking ID and reason, never content),
 //!   recorded in the audit trail with its reason, and told in the flash.
 //! * **On the report page** ([`view`], in the disclosure section): the
-//!   placeholder's URL, or that it is missing, with **retry** for admins
-//!   (`POST /reports/{id}/placeholder/retry`).
+//!   placeholder's URL; or, from the store's placeholder job, that an
+//!   attempt is opening it right now (until its lease ends), or that it is
+//!   missing with the reason the last attempt recorded; with **retry** for
+//!   admins (`POST /reports/{id}/placeholder/retry`) unless an attempt is
+//!   in progress.
 //!
-//! Exactly once: the accept happens once (its state change is checked),
-//! and `open_placeholder` looks for the report's marker before it creates,
-//! so a retry after a lost response finds the issue instead of opening a
-//! second one. At the embargo end the publication fills the placeholder in.
+//! Exactly once: `open_placeholder` claims the report's placeholder job
+//! with a lease (`[publish] lease_seconds`) before it looks for the
+//! report's marker and creates, so two admins retrying at once, a CLI
+//! accept racing a retry, or two replicas open one issue (the second
+//! attempt gets "in progress" and a flash), and a retry after a lost
+//! response finds the issue by its marker instead of opening a second one.
+//! At the embargo end the publication fills the placeholder in.
 
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use embargo_domain::{Role, State as ReportState, TrackingId, WgName};
 use embargo_publish::{PlaceholderOutcome, WgRepos};
-use embargo_store::Actor;
+use embargo_store::{Actor, JobState};
 use jiff::Timestamp;
 
 use crate::AppState;
@@ -30,15 +36,22 @@ use crate::actions::{EmptyForm, done, visible_report};
 use crate::auth::{Authed, Current};
 use crate::authz;
 use crate::error::WebError;
+use crate::pages::ts;
 use crate::text::display_line;
 
 /// What the disclosure section shows about the placeholder issue.
 pub(crate) struct PlaceholderView {
     /// The issue's URL (`http(s)` only); empty while it is missing.
     pub url: String,
-    /// The WG wants one, the report is accepted or scheduled, and none is
-    /// recorded.
+    /// The WG wants one, the report is accepted or scheduled, none is
+    /// recorded, and no attempt is in progress.
     pub missing: bool,
+    /// Why the last attempt failed, as the store recorded it; empty when
+    /// no failure is recorded.
+    pub error: String,
+    /// An attempt holds the placeholder job's lease: until when; empty
+    /// otherwise.
+    pub in_progress_until: String,
     /// GitHub is configured in this deployment.
     pub github: bool,
     pub can_retry: bool,
@@ -53,9 +66,15 @@ pub(crate) fn flash(done: &str) -> Option<&'static str> {
         }
         "placeholder" => "The placeholder issue is open.",
         "placeholder-failed" => {
-            "The placeholder issue could not be opened; the reason is in the audit trail."
+            "The placeholder issue could not be opened; the reason is shown below and in the audit trail."
         }
         "placeholder-not-wanted" => "This report's WG does not use placeholder issues.",
+        "accept-placeholder-busy" => {
+            "Accepted. Another attempt is opening the placeholder issue right now."
+        }
+        "placeholder-busy" => {
+            "Another attempt is opening the placeholder issue right now: nothing was done. Reload the page in a moment."
+        }
         _ => return None,
     })
 }
@@ -117,6 +136,7 @@ pub(crate) async fn after_accept(
             Some("accept-placeholder")
         }
         Ok(PlaceholderOutcome::NotWanted { .. }) => None,
+        Ok(PlaceholderOutcome::InProgress { .. }) => Some("accept-placeholder-busy"),
         Err(()) => Some("accept-placeholder-failed"),
     }
 }
@@ -142,6 +162,8 @@ pub(crate) async fn view(
         return Ok(Some(PlaceholderView {
             url,
             missing: false,
+            error: String::new(),
+            in_progress_until: String::new(),
             github,
             can_retry: false,
         }));
@@ -151,18 +173,36 @@ pub(crate) async fn view(
     if !wanted || !open || publishing {
         return Ok(None);
     }
+    let job = state.store().get_placeholder_job(id).await?;
+    let now = Timestamp::now();
+    let in_progress_until = job
+        .as_ref()
+        .filter(|j| j.in_progress(now))
+        .and_then(|j| j.lease_until)
+        .map(ts)
+        .unwrap_or_default();
+    let error = job
+        .as_ref()
+        .filter(|j| j.state == JobState::Failed)
+        .and_then(|j| j.last_error.as_deref())
+        .map(|e| display_line(e, 500))
+        .unwrap_or_default();
+    let in_progress = !in_progress_until.is_empty();
     Ok(Some(PlaceholderView {
         url: String::new(),
-        missing: true,
+        missing: !in_progress,
+        error,
+        in_progress_until,
         github,
-        can_retry: current.user.role == Role::Admin,
+        can_retry: !in_progress && current.user.role == Role::Admin,
     }))
 }
 
 /// Admins only: opens the missing placeholder issue of an accepted or
 /// scheduled report (found by its marker when an earlier attempt opened
 /// it but its answer was lost). The request is audited; a failure is
-/// recorded with its reason.
+/// recorded with its reason (audit trail and placeholder job); while
+/// another attempt holds the job, nothing is done (flash).
 pub(crate) async fn retry(
     State(state): State<AppState>,
     Authed(current): Authed,
@@ -192,6 +232,7 @@ pub(crate) async fn retry(
             "placeholder"
         }
         Ok(PlaceholderOutcome::NotWanted { .. }) => "placeholder-not-wanted",
+        Ok(PlaceholderOutcome::InProgress { .. }) => "placeholder-busy",
         Err(()) => "placeholder-failed",
     };
     Ok(done(&report.id, what))

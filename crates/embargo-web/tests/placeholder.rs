@@ -4,8 +4,10 @@
 //! vague issue, which the publication fills in at the embargo end; when
 //! GitHub fails, the accept stands, the failure is shown, and an admin's
 //! retry opens the issue exactly once (found by its marker when the
-//! first create's answer was lost). The route × role checks are in the
-//! authorization matrix (`tests/http.rs`).
+//! first create's answer was lost); the page shows the reason the store
+//! recorded, and while another attempt holds the placeholder job a retry
+//! does nothing. The route × role checks are in the authorization matrix
+//! (`tests/http.rs`).
 
 #![allow(
     clippy::unwrap_used,
@@ -25,8 +27,10 @@ use embargo_domain::{EmbargoPolicy, Role, State, TrackingId};
 use embargo_github::{Auth, Client as GitHubClient, GitHubConfig, Secret};
 use embargo_github_standin as standin;
 use embargo_publish::{
-    DisclosurePolicy, NoNotices, PublicationOutcome, PublishConfig, WgRepos, publish_due,
+    DisclosurePolicy, NoNotices, Placeholders, PublicationOutcome, PublishConfig, WgRepos,
+    publish_due,
 };
+use embargo_store::{JobState, PlaceholderClaim};
 use embargo_web::{ReviewSetup, WebConfig};
 use embargo_wg::WgConfig;
 use jiff::{SignedDuration, Timestamp};
@@ -35,6 +39,7 @@ on_both_backends!(
     accept_opens_one_vague_placeholder_filled_in_at_disclosure,
     github_down_accept_stands_and_admin_retry_opens_it,
     lost_create_answer_retry_finds_the_issue,
+    retry_while_another_attempt_holds_it_does_nothing,
 );
 
 const REPO: &str = "kubeflow/pipelines";
@@ -69,13 +74,18 @@ fn placeholder_wgs() -> BTreeSet<embargo_domain::WgName> {
     BTreeSet::from([wg("pipelines")])
 }
 
+fn lease() -> SignedDuration {
+    SignedDuration::from_mins(10)
+}
+
 fn config(server: &standin::Server) -> WebConfig {
     let client = Arc::new(github(server));
+    let placeholders = Arc::new(Placeholders::new(github(server), lease()));
     WebConfig {
         review: ReviewSetup {
             config_wgs: config_wgs(),
-            github: Some(client.clone() as Arc<dyn embargo_review::IssueSource>),
-            placeholders: Some(client as Arc<dyn embargo_publish::PlaceholderPublisher>),
+            github: Some(client as Arc<dyn embargo_review::IssueSource>),
+            placeholders: Some(placeholders as Arc<dyn embargo_publish::PlaceholderPublisher>),
             placeholder_wgs: placeholder_wgs(),
             ..ReviewSetup::default()
         },
@@ -257,10 +267,20 @@ async fn github_down_accept_stands_and_admin_retry_opens_it(ts: TestStore) {
         .expect("failure recorded");
     assert!(failed.detail.contains("503") || failed.detail.to_lowercase().contains("unavailable"));
 
-    // Shown to everyone; the retry is for admins.
+    // Shown to everyone, with the recorded reason; the retry is for admins.
+    let job = app.store().get_placeholder_job(&id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    let reason = job.last_error.unwrap();
+    assert!(reason.contains("503"), "{reason}");
     let body = get(&alice, &location).await;
     assert!(body.contains("The placeholder issue could not be opened"));
     assert!(body.contains("id=\"placeholder-missing\""));
+    let shown = body
+        .split_once("id=\"placeholder-error\">")
+        .and_then(|(_, rest)| rest.split_once("</p>"))
+        .map(|(shown, _)| shown)
+        .expect("recorded reason shown");
+    assert!(shown.contains("503"), "{shown}");
     assert!(!body.contains("retry-placeholder-submit"));
     let r = alice
         .post(&format!("/reports/{id}/placeholder/retry"), &[])
@@ -335,4 +355,80 @@ async fn lost_create_answer_retry_finds_the_issue(ts: TestStore) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.number, 1);
+}
+
+/// Another attempt (a second admin, the CLI, another replica) holds the
+/// placeholder job: the page says so without a retry button, and a retry
+/// does nothing at GitHub and says why. Once that attempt's lease ends
+/// (it died), the page offers the retry again.
+async fn retry_while_another_attempt_holds_it_does_nothing(ts: TestStore) {
+    let server = standin::start().await;
+    let app = app_with(ts, &server).await;
+    let alice = app.session("alice").await;
+    let admin = app.session("admin").await;
+    let id = triaged(&app, "pipelines").await;
+    // GitHub is down for the accept: a failure is recorded.
+    server.lock().faults.push_back(standin::fault(
+        "GET",
+        &format!("/repos/{REPO}/issues"),
+        503,
+        Vec::new(),
+        serde_json::json!({"message": "Service Unavailable"}),
+    ));
+    assert!(
+        accept(&alice, &id)
+            .await
+            .ends_with("?done=accept-placeholder-failed")
+    );
+
+    // Another attempt claims the job now.
+    let now = Timestamp::now();
+    let claim = app
+        .store()
+        .claim_placeholder_job(&id, "other-replica", lease(), now)
+        .await
+        .unwrap();
+    assert!(matches!(claim, PlaceholderClaim::Claimed(_)), "{claim:?}");
+    let body = page(&admin, &id).await;
+    assert!(body.contains("id=\"placeholder-in-progress\""));
+    assert!(!body.contains("id=\"placeholder-missing\""));
+    assert!(!body.contains("retry-placeholder-submit"));
+
+    let r = admin
+        .post(&format!("/reports/{id}/placeholder/retry"), &[])
+        .await;
+    let location = r.location().unwrap().to_owned();
+    assert_eq!(location, format!("/reports/{id}?done=placeholder-busy"));
+    assert!(
+        get(&admin, &location)
+            .await
+            .contains("Another attempt is opening the placeholder issue right now")
+    );
+    assert_eq!(server.lock().creates, 0);
+    assert!(
+        app.store()
+            .get_placeholder_issue(&id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // That attempt fails: the retry is offered again and opens it once.
+    app.store()
+        .fail_placeholder_job(&id, "other-replica", "GitHub: timed out", now)
+        .await
+        .unwrap();
+    let body = page(&admin, &id).await;
+    assert!(body.contains("GitHub: timed out"));
+    assert!(body.contains("retry-placeholder-submit"));
+    let r = admin
+        .post(&format!("/reports/{id}/placeholder/retry"), &[])
+        .await;
+    assert_eq!(
+        r.location(),
+        Some(format!("/reports/{id}?done=placeholder").as_str())
+    );
+    assert_vague(&server, &id);
+    let job = app.store().get_placeholder_job(&id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Done, 3));
 }

@@ -450,8 +450,10 @@ pub async fn scheduler(
 /// WG's `[[wg]]` table asks for one (`placeholder = true`), in the
 /// repository [`wg_targets`] names. The accept stands whatever happens
 /// here; the outcome (or why nothing was opened) is one JSON line on
-/// stderr. At the embargo end the publication fills the placeholder in,
-/// or opens the issue when there is none.
+/// stderr: `in_progress` when another attempt (the admin view, another
+/// process) holds the report's placeholder job, whose lease is
+/// `[publish] lease_seconds`. At the embargo end the publication fills
+/// the placeholder in, or opens the issue when there is none.
 pub async fn placeholder_on_accept(config: &Config, store: &Store, id: &TrackingId, wg: &WgName) {
     if !placeholder_wgs(config).contains(wg) {
         return;
@@ -462,7 +464,9 @@ pub async fn placeholder_on_accept(config: &Config, store: &Store, id: &Tracking
             .map_err(|f| f.error)?;
         let targets = wg_targets(config, &registry);
         let client = github(config)?;
-        embargo_publish::open_placeholder(store, &client, &targets, id, Timestamp::now())
+        let lease =
+            jiff::SignedDuration::from_secs(i64::from(config.settings.publish.lease_seconds));
+        embargo_publish::open_placeholder(store, &client, &targets, id, lease, Timestamp::now())
             .await
             .map_err(anyhow::Error::new)
     }

@@ -157,11 +157,16 @@ fn progress_bar() -> impl FnMut(Progress) + Send {
 /// and the opener of placeholder issues on accept (for the WGs with
 /// `placeholder = true`), the view's public URL for mail to leads.
 pub fn web_setup(config: &Config) -> embargo_web::ReviewSetup {
-    let client = crate::publish::github(config).ok().map(Arc::new);
+    let client = crate::publish::github(config).ok();
     let github = client
         .clone()
-        .map(|c| c as Arc<dyn embargo_review::IssueSource>);
-    let placeholders = client.map(|c| c as Arc<dyn embargo_publish::PlaceholderPublisher>);
+        .map(|c| Arc::new(c) as Arc<dyn embargo_review::IssueSource>);
+    // Placeholder attempts claim the report's job for `[publish] lease_seconds`.
+    let lease = jiff::SignedDuration::from_secs(i64::from(config.settings.publish.lease_seconds));
+    let placeholders = client.map(|c| {
+        Arc::new(embargo_publish::Placeholders::new(c, lease))
+            as Arc<dyn embargo_publish::PlaceholderPublisher>
+    });
     embargo_web::ReviewSetup {
         config_wgs: config_wgs(config),
         github,

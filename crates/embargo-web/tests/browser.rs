@@ -453,6 +453,86 @@ async fn chromium_end_to_end() {
         );
     }
 
+    // --- accept it and agree disclosure through the form: the embargo end
+    // entered in Berlin time, a hostile advisory shown inert.
+    click_and_wait(&client, "#accept-submit", "#schedule-form").await;
+    let end = (Timestamp::now() + jiff::SignedDuration::from_hours(30 * 24))
+        .in_tz("Europe/Berlin")
+        .unwrap();
+    let date = end.strftime("%Y-%m-%d").to_string();
+    // Date and time inputs take their value as the browser shows it;
+    // setting it through WebDriver keeps the test independent of locale.
+    for (css, value) in [
+        ("#schedule-date", date.as_str()),
+        ("#schedule-time", "14:30"),
+    ] {
+        client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![serde_json::json!(css), serde_json::json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .find(Locator::Css("#schedule-zone"))
+        .await
+        .unwrap()
+        .select_by_value("Europe/Berlin")
+        .await
+        .unwrap();
+    fill(
+        &client,
+        "#schedule-title",
+        "Code execution in the pipeline API server",
+    )
+    .await;
+    fill(
+        &client,
+        "#schedule-advisory",
+        "Upgrade now. <img src=x onerror=\"document.title='PWNED'\"> <script>document.title='PWNED'</script>",
+    )
+    .await;
+    fill(&client, "#schedule-credit-name", "Ada").await;
+    click_and_wait(&client, "#schedule-submit", "#agreement-end").await;
+    assert_inert(
+        &client,
+        &format!("{id} · embargo"),
+        "the disclosure section",
+    )
+    .await;
+    let shown = client
+        .find(Locator::Css("#agreement-end"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains(&date) && shown.contains("Europe/Berlin"),
+        "{shown}"
+    );
+    let advisory = client
+        .find(Locator::Css("#agreement-advisory"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(advisory.contains("<script>"), "shown as text: {advisory}");
+    screenshot(&client, "05-disclosure-scheduled").await;
+    let report = app.store().load_domain_report(&id).await.unwrap();
+    assert_eq!(report.state, State::Scheduled);
+    let until = report.embargo_until.unwrap();
+    assert_eq!(
+        until
+            .in_tz("Europe/Berlin")
+            .unwrap()
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string(),
+        format!("{date} 14:30")
+    );
+
     // --- the hostile set.
     let mut pages: Vec<(String, embargo_domain::TrackingId)> = Vec::new();
     for (name, subject, body) in hostile() {

@@ -466,9 +466,21 @@ fn postfix_pipe_transport_maps_ingest_exit_codes() {
     std::fs::create_dir(g.data()).unwrap();
     std::os::unix::fs::chown(g.data(), Some(uid), Some(gid)).unwrap();
     set_mode(&g.data(), 0o700);
+    // A copy of the binary that `nobody` can surely execute (the build's
+    // target dir may sit below a directory only root can enter).
+    let bin_dir = tempfile::Builder::new().prefix("bin").tempdir().unwrap();
+    set_mode(bin_dir.path(), 0o755);
+    let bin = bin_dir.path().join("embargo");
+    std::fs::copy(crate::support::BIN, &bin).unwrap();
+    set_mode(&bin, 0o755);
     let as_nobody = |args: &[&str]| -> String {
         use std::os::unix::process::CommandExt;
-        let out = g.command(args).uid(uid).gid(gid).output().unwrap();
+        let out = g
+            .command_of(&bin, &g.data(), args)
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "embargo {args:?}: {}",
@@ -482,15 +494,9 @@ fn postfix_pipe_transport_maps_ingest_exit_codes() {
         "[intake]\nmax_message_bytes = 4096\n",
     )
     .unwrap();
-    // A copy of the binary that `nobody` can surely execute.
-    let bin_dir = tempfile::Builder::new().prefix("bin").tempdir().unwrap();
-    set_mode(bin_dir.path(), 0o755);
-    let bin = bin_dir.path().join("embargo");
-    std::fs::copy(crate::support::BIN, &bin).unwrap();
-    set_mode(&bin, 0o755);
 
     let pf = Postfix::start(&Delivery::Pipe {
-        bin,
+        bin: bin.clone(),
         data: g.data(),
         user: "nobody",
     });

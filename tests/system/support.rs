@@ -55,7 +55,13 @@ impl Gateway {
     /// Like [`Gateway::command`], on another data directory with this
     /// gateway's environment (its database): a second replica.
     pub fn command_in(&self, data: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        self.command_of(Path::new(BIN), data, args)
+    }
+
+    /// Like [`Gateway::command_in`], running another copy of the binary
+    /// (one that a less privileged user can reach).
+    pub fn command_of(&self, bin: &Path, data: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(bin);
         c.arg("--data").arg(data).args(args);
         // The gateway refuses unknown EMBARGO_ variables; the test
         // environment's own (e.g. EMBARGO_CORPUS_DIR) are not for it.

@@ -356,26 +356,10 @@ async fn review_page_without_github(ts: TestStore) {
     );
 }
 
-fn trivy_dir() -> std::path::PathBuf {
-    let dir = std::env::var("EMBARGO_CORPUS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    dir.join("scans/trivy/json")
-}
-
 /// Copies corpus samples into a fresh directory (`None` and a note when
 /// the corpus is missing, a failure under `CI=true`).
 fn samples(names: &[&str]) -> Option<tempfile::TempDir> {
-    let src = trivy_dir();
-    if !src.is_dir() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but the corpus {} is missing",
-            src.display()
-        );
-        eprintln!("skipping: corpus {} missing", src.display());
-        return None;
-    }
+    let src = embargo_testkit::corpus_dir()?.join("scans/trivy/json");
     let dir = tempfile::tempdir().unwrap();
     for n in names {
         std::fs::copy(src.join(n), dir.path().join(n)).unwrap();

@@ -298,7 +298,9 @@ async fn warn(
     )
 }
 
-fn owner() -> String {
+/// A lease owner naming this host and process, unique per call (what
+/// `outbox list` and the job tables show as the holder).
+pub(crate) fn owner() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "host".into());

@@ -152,16 +152,9 @@ pub async fn serve(config: &Config) -> Result<(), Failure> {
 /// The outbox worker's settings: `[outbox]`, and a lease owner that names
 /// this host and process (`outbox list` shows who holds an entry).
 fn worker_config(config: &Config) -> embargo_outbound::WorkerConfig {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "host".into());
     let o = &config.settings.outbox;
     embargo_outbound::WorkerConfig {
-        owner: format!(
-            "outbound:{host}:{}:{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        ),
+        owner: format!("outbound:{}", crate::publish::owner()),
         lease: jiff::SignedDuration::from_secs(i64::from(o.lease_seconds)),
         poll_interval: std::time::Duration::from_secs(u64::from(o.poll_seconds)),
         ..embargo_outbound::WorkerConfig::default()

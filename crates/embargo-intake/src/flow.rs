@@ -8,7 +8,7 @@ use embargo_outbound::{
     AckContext, AckSettings, Attachment, Composed, NoticeKind, RelayContext, TeamCopyContext,
     TeamIdentity, TeamNoticeContext, acknowledgement, relay, team_copy, team_notice,
 };
-use embargo_pgp::{Cert, cert_fingerprint, cert_has_email, cert_to_bytes, parse_certs};
+use embargo_pgp::{Cert, cert_fingerprint, cert_has_email, cert_to_bytes};
 use embargo_store::{Actor, Direction, NewMessage, SigStatus, Signature, Tx, User};
 use jiff::Timestamp;
 
@@ -39,12 +39,6 @@ pub(crate) struct Filing<'a> {
     pub now: Timestamp,
 }
 
-fn first_cert(armored: Option<&str>) -> Option<Cert> {
-    armored
-        .and_then(|a| parse_certs(a.as_bytes()).ok())
-        .and_then(|v| v.into_iter().next())
-}
-
 /// The certificates of the members whose address is `sender`.
 pub(crate) fn member_certs(members: &[User], sender: &str) -> Vec<Cert> {
     members
@@ -54,7 +48,7 @@ pub(crate) fn member_certs(members: &[User], sender: &str) -> Vec<Cert> {
                 .as_deref()
                 .is_some_and(|e| !sender.is_empty() && e.eq_ignore_ascii_case(sender))
         })
-        .filter_map(|u| first_cert(u.pgp_cert.as_deref()))
+        .filter_map(|u| embargo_outbound::first_cert(u.pgp_cert.as_deref()))
         .collect()
 }
 
@@ -74,7 +68,7 @@ impl MailFlow {
                 .as_deref()
                 .is_some_and(|e| !sender.is_empty() && e.eq_ignore_ascii_case(sender))
         });
-        let author_cert = author.and_then(|u| first_cert(u.pgp_cert.as_deref()));
+        let author_cert = author.and_then(|u| embargo_outbound::first_cert(u.pgp_cert.as_deref()));
         let verified_member = match (&author_cert, &opened.message.signature) {
             (Some(cert), sig) if sig.status == SigStatus::Good => {
                 sig.signer.as_deref() == Some(cert_fingerprint(cert).as_str())
@@ -227,7 +221,7 @@ impl MailFlow {
                     now: f.now,
                 })
             };
-            let composed = match first_cert(member.pgp_cert.as_deref()) {
+            let composed = match embargo_outbound::first_cert(member.pgp_cert.as_deref()) {
                 Some(cert) => team_copy(&TeamCopyContext {
                     team: &self.team,
                     tracking_id: f.report,
@@ -299,7 +293,7 @@ impl MailFlow {
                     now,
                 })
             };
-            let composed = match first_cert(lead.pgp_cert.as_deref()) {
+            let composed = match embargo_outbound::first_cert(lead.pgp_cert.as_deref()) {
                 Some(cert) => team_copy(&TeamCopyContext {
                     team: &self.team,
                     tracking_id: report,

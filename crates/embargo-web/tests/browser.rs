@@ -299,7 +299,12 @@ async fn fill(client: &Client, css: &str, text: &str) {
     e.send_keys(text).await.unwrap();
 }
 
+/// Clicks `button` (every one here submits a form) and waits for the next
+/// page: first for the current document to go (its root element turns
+/// stale), then for `then` on the new one. Waiting for `then` alone could
+/// match the page being left when it has that element too.
 async fn click_and_wait(client: &Client, button: &str, then: &str) {
+    let old_root = client.find(Locator::Css("html")).await.unwrap();
     client
         .find(Locator::Css(button))
         .await
@@ -307,6 +312,14 @@ async fn click_and_wait(client: &Client, button: &str, then: &str) {
         .click()
         .await
         .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while old_root.tag_name().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "clicking {button} did not leave the page"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     client
         .wait()
         .at_most(Duration::from_secs(20))
